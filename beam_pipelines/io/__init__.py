@@ -1,0 +1,1 @@
+"""Thin adapters between files (pysam, TFRecord, text) and the pure core types."""

@@ -1,0 +1,1 @@
+"""One PTransform per module; ``expand()`` only chains labelled steps that call ``core/``."""

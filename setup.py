@@ -1,0 +1,90 @@
+"""pileflow: DeepVariant-compatible training data (Beam) and a decoupled Keras trainer.
+
+Extras keep the two halves apart (``pip install -e .[pipelines]`` needs no TensorFlow code of
+ours to import, ``.[trainer]`` pulls neither Beam nor pysam):
+
+  pipelines  Beam pipelines: BAM/CRAM -> labeled pileup examples -> shuffled shards
+  trainer    the TensorFlow/Keras trainer
+  gcp        Dataflow and Vertex AI submission
+  dev        test and benchmark tools
+  all        everything above
+
+The version ranges are the ones tested together on Python 3.11 (see README "Versions").
+"""
+import os
+import runpy
+
+import setuptools
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Ranges known to install together from PyPI on Python 3.11 (tested with apache-beam 2.77,
+# tensorflow 2.21, tfx-bsl 1.21, pysam 0.24, pyarrow 25). tfx-bsl 1.21 pins tensorflow <2.22
+# and numpy is capped by Beam (<2.5).
+BASE = [
+    "numpy>=1.26,<2.5",
+    "protobuf>=6.31.1,<7",
+    "grpcio-tools>=1.71,<2",  # compiles schemas/protos lazily in a source checkout
+]
+PIPELINES = [
+    "apache-beam>=2.70,<3",
+    "pysam>=0.23,<0.25",
+    "pyarrow>=18,<26",
+    "tfx-bsl>=1.21,<1.22",
+    "google-crc32c>=1.5",
+    "psutil>=5.9",
+]
+TRAINER = [
+    "tensorflow>=2.21,<2.22",
+    "tf-keras>=2.21,<2.22",  # Keras 2 form of DeepVariant's checkpoints
+    "ml-collections>=1.0,<2",
+    "matplotlib>=3.8",
+]
+GCP = [
+    "apache-beam[gcp]>=2.70,<3",
+    "google-cloud-dataflow-client>=0.8",
+    "google-cloud-aiplatform>=1.60",
+]
+DEV = [
+    "pytest>=8",
+    "pytest-xdist>=3.5",
+    "psutil>=5.9",
+]
+
+
+class BuildPyWithProtos(build_py):
+  """Compiles the .proto contract before packaging so wheels ship the *_pb2 modules."""
+
+  def run(self):
+    build = runpy.run_path(os.path.join(HERE, "schemas", "protos", "build.py"))
+    build["compile_protos"](os.path.join(HERE, "schemas", "protos"))
+    super().run()
+
+
+setuptools.setup(
+    name="pileflow",
+    version="0.1.0",
+    description=("Labeled pileup examples from BAM/CRAM with Apache Beam, a global shuffle in "
+                 "bounded memory, and a Keras trainer, all DeepVariant-compatible."),
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=[
+        "schemas", "schemas.*", "beam_pipelines", "beam_pipelines.*", "trainer", "trainer.*",
+        "launch", "launch.*"]),
+    package_data={"schemas": ["protos/*.proto"], "beam_pipelines": ["core/data/*.txt"]},
+    install_requires=BASE,
+    extras_require={
+        "pipelines": PIPELINES,
+        "trainer": TRAINER,
+        "gcp": GCP,
+        "dev": DEV,
+        "all": sorted(set(PIPELINES + TRAINER + GCP + DEV)),
+    },
+    cmdclass={"build_py": BuildPyWithProtos},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Bio-Informatics",
+    ],
+)

@@ -1,0 +1,80 @@
+"""The two halves stay apart: the trainer installs and imports without Beam or pysam.
+
+Why it matters: people train on accelerator machines (Vertex AI, TPU VMs) where Beam and
+htslib are dead weight or do not install; the trainer reads only files defined by schemas/.
+"""
+import ast
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _imports(path: pathlib.Path):
+  tree = ast.parse(path.read_text(), filename=str(path))
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      for alias in node.names:
+        yield alias.name.split(".")[0]
+    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+      yield node.module.split(".")[0]
+
+
+@pytest.mark.parametrize("package,forbidden", [
+    ("trainer", {"apache_beam", "pysam", "beam_pipelines"}),  # trainer talks through files only
+    ("schemas", {"apache_beam", "pysam", "tensorflow", "beam_pipelines", "trainer"}),  # light
+    ("beam_pipelines/core", {"apache_beam", "pysam", "tensorflow", "trainer"}),  # pure core
+])
+def test_no_forbidden_imports(package, forbidden):
+  offenders = []
+  for path in (ROOT / package).rglob("*.py"):
+    if path.name.endswith("_pb2.py"):
+      continue
+    bad = forbidden.intersection(_imports(path))
+    if bad:
+      offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+  assert not offenders, offenders
+
+
+_BLOCKER = r"""
+import importlib, importlib.abc, pkgutil, sys
+class Block(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name.split('.')[0] in ('apache_beam', 'pysam'):
+      raise ImportError('blocked for this test: ' + name)
+sys.meta_path.insert(0, Block())
+import schemas, trainer
+names = []
+for pkg in (schemas, trainer):
+  for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):
+    importlib.import_module(info.name)
+    names.append(info.name)
+assert 'apache_beam' not in sys.modules and 'pysam' not in sys.modules
+print(len(names))
+"""
+
+
+def test_trainer_and_schemas_import_with_beam_and_pysam_blocked():
+  out = subprocess.run([sys.executable, "-c", _BLOCKER], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_trainer_extra_resolves_without_beam_or_pysam(tmp_path):
+  """pip resolves `pileflow[trainer]` from PyPI: neither apache-beam nor pysam is pulled in."""
+  report = tmp_path / "report.json"
+  out = subprocess.run(
+      [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+       "--report", str(report), ".[trainer]"],
+      cwd=ROOT, capture_output=True, text=True, timeout=600,
+      env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+  assert out.returncode == 0, out.stderr[-2000:]
+  names = {i["metadata"]["name"].lower().replace("_", "-")
+           for i in json.loads(report.read_text())["install"]}
+  assert "tensorflow" in names  # the extra really resolved the trainer's dependencies
+  assert not {"apache-beam", "pysam", "tfx-bsl"} & names, sorted(names)
