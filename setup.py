@@ -25,7 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = [
     "numpy>=1.26,<2.5",
     "protobuf>=6.31.1,<7",
-    "grpcio-tools>=1.71,<2",  # compiles schemas/protos lazily in a source checkout
+    # compiles schemas/protos lazily in a source checkout; 1.82+ needs protobuf 7, which Beam
+    # 2.77 and tensorflow-serving-api (via tfx-bsl) do not allow.
+    "grpcio-tools>=1.71,<1.82",
 ]
 PIPELINES = [
     "apache-beam>=2.70,<3",
@@ -57,9 +59,9 @@ class BuildPyWithProtos(build_py):
   """Compiles the .proto contract before packaging so wheels ship the *_pb2 modules."""
 
   def run(self):
-    build = runpy.run_path(os.path.join(HERE, "schemas", "protos", "build.py"))
-    build["compile_protos"](os.path.join(HERE, "schemas", "protos"))
     super().run()
+    build = runpy.run_path(os.path.join(HERE, "schemas", "protos", "build.py"))
+    build["compile_protos"](self.build_lib)
 
 
 setuptools.setup(

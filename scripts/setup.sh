@@ -38,5 +38,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # Compile the .proto contract in the checkout (editable installs skip build_py).
-.venv/bin/python -c "import schemas.protos.build as b; b.compile_protos()" >/dev/null
+.venv/bin/python -c "import schemas" >/dev/null
 echo "setup: ready ($root/.venv)"

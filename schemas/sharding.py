@@ -1,0 +1,85 @@
+"""Sharded file specs ``name@N.suffix`` (spec 1.2).
+
+Why: every make_examples task k of N writes its own file, and the same spec names examples,
+candidates, gVCF and runtime files. DeepVariant's naming must be reproduced exactly so its
+tools (and ours) find the shards:
+
+    foo.tfrecord@16.gz -> foo.tfrecord-00000-of-00016.gz ... foo.tfrecord-00015-of-00016.gz
+    foo.gz@3           -> foo.gz-00000-of-00003 (nothing after @N: empty suffix)
+
+Shard index and count are zero-padded to ``max(5, digits(N))``. A name without ``@N`` (or
+with ``@0``, which the regex rejects) is one unsharded file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import List, Optional
+
+_SPEC_RE = re.compile(r"^(.*)@(\d*[1-9]\d*)(?:\.(.+))?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardedSpec:
+  """A parsed ``prefix@N.suffix``; ``suffix`` includes its leading dot (or is empty)."""
+  prefix: str
+  num_shards: int
+  suffix: str
+
+  @property
+  def width(self) -> int:
+    return max(5, len(str(self.num_shards)))
+
+  def filename(self, task: int) -> str:
+    """Name of shard ``task`` (0-based)."""
+    if not 0 <= task < self.num_shards:
+      raise ValueError(f"shard {task} out of range for {self.num_shards} shards")
+    w = self.width
+    return f"{self.prefix}-{task:0{w}d}-of-{self.num_shards:0{w}d}{self.suffix}"
+
+  def glob(self) -> str:
+    """Glob matching every shard: ``foo.tfrecord-?????-of-00016.gz``."""
+    return f"{self.prefix}-{'?' * self.width}-of-{self.num_shards:0{self.width}d}{self.suffix}"
+
+
+def parse_sharded_spec(spec: str) -> Optional[ShardedSpec]:
+  """The parsed spec, or None when ``spec`` names a single unsharded file."""
+  m = _SPEC_RE.match(spec)
+  if not m:
+    return None
+  prefix, count, suffix = m.groups()
+  return ShardedSpec(prefix, int(count), "." + suffix if suffix else "")
+
+
+def is_sharded(spec: str) -> bool:
+  return _SPEC_RE.match(spec) is not None
+
+
+def num_shards(spec: str) -> int:
+  """N of ``x@N``; 1 for an unsharded name (one task writes it)."""
+  parsed = parse_sharded_spec(spec)
+  return parsed.num_shards if parsed else 1
+
+
+def sharded_filename(spec: str, task: int) -> str:
+  """The file task ``task`` writes; an unsharded name is returned as is (task must be 0)."""
+  parsed = parse_sharded_spec(spec)
+  if parsed is None:
+    if task != 0:
+      raise ValueError(f"{spec!r} is not sharded; only task 0 exists, got task {task}")
+    return spec
+  return parsed.filename(task)
+
+
+def sharded_filenames(spec: str) -> List[str]:
+  """All files of ``spec`` in shard order; ``[spec]`` when unsharded."""
+  parsed = parse_sharded_spec(spec)
+  if parsed is None:
+    return [spec]
+  return [parsed.filename(k) for k in range(parsed.num_shards)]
+
+
+def glob_pattern(spec: str) -> str:
+  """Glob matching every shard of ``spec`` (the name itself when unsharded)."""
+  parsed = parse_sharded_spec(spec)
+  return parsed.glob() if parsed else spec
