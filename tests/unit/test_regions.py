@@ -57,3 +57,13 @@ def test_interval_index_contains_is_half_open():
   assert [idx.contains("c", p) for p in (9, 10, 29, 30)] == [False, True, True, False]
   assert not idx.contains("e", 1)
   assert idx.ranges("c") == [Range("c", 10, 30)]
+
+
+def test_work_units_group_consecutive_partitions_per_contig():
+  from beam_pipelines.core import work_units
+  parts = regions.partition([Range("a", 0, 2500), Range("b", 0, 1000)], 1000)
+  units = work_units.plan(parts, 2)
+  assert [len(u.partitions) for u in units] == [2, 1, 1]  # a:0-2000, a:2000-2500, b:0-1000
+  assert [u.index for u in units] == [0, 1, 2]
+  assert units[0].label == "a:1-2000"
+  assert [work_units.shard_of(u.index, 2) for u in units] == [0, 1, 0]

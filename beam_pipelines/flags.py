@@ -1,0 +1,53 @@
+"""Small argparse helpers shared by the entry points.
+
+Why argparse and not absl: Beam's own options must pass through untouched
+(``parse_known_args``), and DeepVariant-style boolean flags (``--keep_duplicates``,
+``--keep_duplicates=false``, ``--nokeep_duplicates``) are easy to support here.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, NoReturn, Sequence, Tuple
+
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+  """Bad flags or inputs: reported as one line and exit code 2."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+  """An ArgumentParser whose errors are a single line on stderr, exit code 2."""
+
+  def error(self, message: str) -> NoReturn:
+    sys.stderr.write(f"{self.prog}: error: {message}\n")
+    sys.exit(EXIT_USAGE)
+
+
+def str2bool(text: str) -> bool:
+  low = str(text).strip().lower()
+  if low in ("1", "true", "t", "yes", "y"):
+    return True
+  if low in ("0", "false", "f", "no", "n"):
+    return False
+  raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+  """Adds ``--name``, ``--name=false`` and ``--noname`` (DeepVariant/absl spelling)."""
+  dest = name
+  parser.add_argument(f"--{name}", dest=dest, nargs="?", const=True, default=default,
+                      type=str2bool, help=help + f" (default {str(default).lower()})")
+  parser.add_argument(f"--no{name}", dest=dest, action="store_false", help=argparse.SUPPRESS)
+
+
+def parse_known(parser: argparse.ArgumentParser,
+                argv: Sequence[str] | None) -> Tuple[argparse.Namespace, List[str]]:
+  """Our flags and the rest (Beam pipeline options), as Beam's own examples do."""
+  return parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+
+
+def fail(prog: str, message: str) -> NoReturn:
+  sys.stderr.write(f"{prog}: error: {message}\n")
+  sys.exit(EXIT_USAGE)
