@@ -48,6 +48,28 @@ def parse_known(parser: argparse.ArgumentParser,
   return parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
 
 
+def pipeline_options(beam_args: Sequence[str]):
+  """Beam options from the pass-through flags, DirectRunner unless --runner says otherwise.
+
+  Beam 2.77's default is the Prism runner, which downloads a binary on first use; pileflow
+  machines may be offline, and DirectRunner is what the README documents for local runs.
+  """
+  from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+  options = PipelineOptions(list(beam_args))
+  if not options.view_as(StandardOptions).runner:
+    options.view_as(StandardOptions).runner = "DirectRunner"
+  return options
+
+
+def setup_logging() -> None:
+  """pileflow's progress lines at INFO; Beam's own chatter (worker start-up notices relayed
+  as warnings by the multi-process DirectRunner) only from ERROR up: failures still surface as
+  exceptions."""
+  import logging
+  logging.basicConfig(level=logging.INFO, format="%(message)s")
+  logging.getLogger("apache_beam").setLevel(logging.ERROR)
+
+
 def fail(prog: str, message: str) -> NoReturn:
   sys.stderr.write(f"{prog}: error: {message}\n")
   sys.exit(EXIT_USAGE)

@@ -1,0 +1,95 @@
+"""Pre-flight for make_examples: open every input once, reconcile contigs, plan the work.
+
+Why before the pipeline: a missing index, a gVCF-style truth set, a region outside the
+reference or a BAM aligned to another build should fail in seconds with one line naming the
+file, not after workers have spun up (or, on Dataflow, after minutes of provisioning).
+The plan it returns (contigs, regions, work units, sample name) is a pure function of the
+inputs and flags, so every runner processes the same units.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional, Sequence
+
+from beam_pipelines.core import contigs as contig_rules
+from beam_pipelines.core import regions
+from beam_pipelines.core import work_units
+from beam_pipelines.core.regions import Range
+from beam_pipelines.io import bed
+from beam_pipelines.io.bam import BamError, BamReader
+from beam_pipelines.io.fasta import FastaError, FastaReader
+from beam_pipelines.io.truth import TruthReader, TruthVcfError
+from beam_pipelines.make_examples_config import MakeExamplesConfig
+
+# Errors that mean "bad input", reported as one line with exit code 2.
+INPUT_ERRORS = (BamError, FastaError, TruthVcfError, bed.BedError, regions.RegionError,
+                contig_rules.ContigMismatchError)
+
+
+@dataclasses.dataclass(frozen=True)
+class MakeExamplesPlan:
+  contig_lengths: Dict[str, int]
+  sample_name: str
+  units: List[work_units.WorkUnit]
+  num_partitions: int
+  total_bp: int
+
+
+def _is_bed(item: str) -> bool:
+  low = item.lower()
+  return low.endswith(".bed") or low.endswith(".bed.gz")
+
+
+def parse_region_args(items: Sequence[str], contig_lengths: Dict[str, int]) -> List[Range]:
+  """``--regions``/``--exclude_regions`` items: region literals or BED files."""
+  out: List[Range] = []
+  for item in items:
+    if _is_bed(item):
+      for r in bed.read_bed(item):
+        if r.contig not in contig_lengths:
+          raise regions.RegionError(f"{item}: contig {r.contig!r} is not in the reference")
+        if r.end > contig_lengths[r.contig]:
+          raise regions.RegionError(
+              f"{item}: {r.to_literal()} runs past the end of {r.contig} "
+              f"(length {contig_lengths[r.contig]})")
+        out.append(r)
+    else:
+      out.append(regions.parse_literal(item, contig_lengths))
+  return out
+
+
+def plan(cfg: MakeExamplesConfig) -> MakeExamplesPlan:
+  """Opens the inputs, validates them and returns the work plan; raises INPUT_ERRORS."""
+  with FastaReader(cfg.ref) as fasta:
+    ref_lengths = fasta.contig_lengths()
+  with BamReader(cfg.reads, reference=cfg.ref) as bam:
+    reads_lengths = bam.contig_lengths()
+    sample = cfg.sample_name or bam.sample_name() or "default"
+  truth_lengths: Optional[Dict[str, Optional[int]]] = None
+  if cfg.training:
+    with TruthReader(cfg.truth_variants) as truth:
+      truth_lengths = truth.contig_lengths()
+    bed.read_confident_regions(cfg.confident_regions)  # fails fast on a malformed BED
+  excluded = contig_rules.default_excluded_contigs() if cfg.use_default_excluded_contigs \
+      else frozenset()
+  contig_plan = contig_rules.reconcile(
+      ref_lengths, reads_lengths, truth_lengths, excluded=excluded,
+      ref_name=cfg.ref, reads_name=",".join(cfg.reads),
+      truth_name=cfg.truth_variants or "--truth_variants")
+  order = list(ref_lengths)
+  calling = [Range(c, 0, n) for c, n in ref_lengths.items()]
+  if cfg.regions:
+    calling = regions.intersect(calling, parse_region_args(cfg.regions, ref_lengths), order)
+  if cfg.exclude_regions:
+    calling = regions.subtract(calling, parse_region_args(cfg.exclude_regions, ref_lengths),
+                               order)
+  todo = regions.intersect(contig_plan.as_ranges(), calling, order)
+  if cfg.regions and not todo:
+    raise regions.RegionError(
+        f"--regions {' '.join(cfg.regions)}: no overlap with the contigs shared by the "
+        f"reference and reads ({', '.join(list(contig_plan.contigs)[:5])}...)")
+  parts = regions.partition(todo, cfg.partition_size)
+  units = work_units.plan(parts, cfg.partitions_per_unit)
+  return MakeExamplesPlan(contig_lengths=dict(contig_plan.contigs), sample_name=sample,
+                          units=units, num_partitions=len(parts),
+                          total_bp=sum(r.length for r in todo))

@@ -1,0 +1,184 @@
+"""make_examples: DeepVariant-compatible labeled pileup examples from BAM/CRAM, as a Beam job.
+
+Local (DirectRunner, all cores):
+
+  python -m beam_pipelines.make_examples --mode training \\
+    --ref ref.fa.gz --reads sample.bam --truth_variants truth.vcf.gz \\
+    --confident_regions confident.bed --regions "chr20:10,000,000-10,100,000" \\
+    --examples out/train.tfrecord@4.gz \\
+    --direct_running_mode=multi_processing --direct_num_workers=2
+
+Dataflow (the same pipeline; see launch/ for packaging):
+
+  python -m beam_pipelines.make_examples --mode training ... \\
+    --examples gs://bucket/ex/train.tfrecord@64.gz \\
+    --runner DataflowRunner --project P --region R --temp_location gs://bucket/tmp \\
+    --setup_file ./setup.py
+
+Flags follow DeepVariant's make_examples (see ``--help``); any other flag is a Beam pipeline
+option. Outputs: the shards, ``<shard>.example_info.json`` beside each, and
+``<prefix>.summary.json`` with every counter. ``--downsample_fraction 1.0,0.5`` makes examples
+at each fraction in one pass; each example then carries a ``downsample_fraction`` feature.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import apache_beam as beam
+
+from beam_pipelines import flags
+from beam_pipelines import make_examples_config as config_lib
+from beam_pipelines.core import counters
+from beam_pipelines.core.candidates import VscOptions
+from beam_pipelines.core.example_maker import ExampleMakerOptions
+from beam_pipelines.core.pileup import PileupOptions, PileupOptionsError
+from beam_pipelines.core.read_filters import ReadFilterOptions
+from beam_pipelines.io import filesystem as fs
+from beam_pipelines.io import make_examples_inputs as inputs
+from beam_pipelines.io.example_outputs import ExampleOutputs
+from beam_pipelines.transforms.make_examples import MakeExamples
+from schemas import channels as channel_rules
+
+PROG = "make_examples"
+log = logging.getLogger("pileflow.make_examples")
+
+
+def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> ExampleMakerOptions:
+  """The pure core's options from the validated config; raises UsageError on bad values."""
+  try:
+    opt_channels = channel_rules.validate_opt_channels(cfg.channels)
+    physical = channel_rules.physical_channel_order(opt_channels)
+    pileup = PileupOptions(height=cfg.pileup_image_height, width=cfg.pileup_image_width,
+                           channels=tuple(int(c) for c in physical),
+                           min_mapping_quality=cfg.min_mapping_quality,
+                           min_base_quality=cfg.min_base_quality).validate()
+    vsc = VscOptions(cfg.vsc_min_count_snps, cfg.vsc_min_count_indels,
+                     cfg.vsc_min_fraction_snps, cfg.vsc_min_fraction_indels)
+  except (ValueError, PileupOptionsError) as e:
+    raise flags.UsageError(str(e)) from None
+  return ExampleMakerOptions(
+      training=cfg.training, sample_name=sample_name, bam_fname=cfg.bam_fname,
+      read_filter=ReadFilterOptions(
+          min_mapping_quality=cfg.min_mapping_quality, keep_duplicates=cfg.keep_duplicates,
+          keep_secondary_alignments=cfg.keep_secondary_alignments,
+          keep_supplementary_alignments=cfg.keep_supplementary_alignments),
+      max_reads_per_partition=cfg.max_reads_per_partition,
+      min_base_quality=cfg.min_base_quality, vsc=vsc, pileup=pileup,
+      labeler=cfg.labeler_algorithm, downsample_fractions=cfg.downsample_fractions,
+      seed=cfg.seed, sequencing_type=config_lib.SEQUENCING_TYPES[cfg.sequencing_type],
+      exclude_het_alt_images=cfg.multi_allelic_mode == "exclude_het_alt_images")
+
+
+def build_pipeline(p: beam.Pipeline, cfg: config_lib.MakeExamplesConfig,
+                   plan: inputs.MakeExamplesPlan, opts: ExampleMakerOptions,
+                   outputs: ExampleOutputs):
+  """The pipeline, identical for every runner (launch/ submits this same construction)."""
+  return p | "MakeExamples" >> MakeExamples(
+      plan.units, cfg.ref, cfg.reads, cfg.truth_variants, cfg.confident_regions, opts, outputs)
+
+
+def _summary(cfg, plan, outputs: ExampleOutputs, infos: List[Dict], seconds: float,
+             argv: Sequence[str]) -> Dict:
+  total = counters.merge(i.get("counts", {}) for i in infos)
+  return {
+      "command": "make_examples " + " ".join(argv),
+      "mode": cfg.mode,
+      "sample_name": plan.sample_name,
+      "regions_bp": plan.total_bp,
+      "partitions": plan.num_partitions,
+      "work_units": len(plan.units),
+      "shards": [{"path": p, "examples": i["examples"]}
+                 for p, i in zip(outputs.final_paths, infos)],
+      "examples": sum(i["examples"] for i in infos),
+      "shape": next((i["shape"] for i in infos if i["shape"]), None),
+      "seconds": round(seconds, 3),
+      "counters": dict(sorted(total.items())),
+  }
+
+
+def _print_summary(summary: Dict) -> None:
+  c = summary["counters"]
+  classes = ", ".join(f"class {k[len(counters.EXAMPLES_CLASS_PREFIX):]}: {v}"
+                      for k, v in c.items() if k.startswith(counters.EXAMPLES_CLASS_PREFIX))
+  types = ", ".join(f"{k[len(counters.EXAMPLES_TYPE_PREFIX):]}: {v}"
+                    for k, v in c.items() if k.startswith(counters.EXAMPLES_TYPE_PREFIX))
+  filtered = ", ".join(f"{k[len(counters.READS_FILTERED_PREFIX):]} {v}"
+                       for k, v in c.items() if k.startswith(counters.READS_FILTERED_PREFIX))
+  print(f"{PROG}: {summary['examples']} examples {summary['shape']} from "
+        f"{summary['partitions']} partitions ({summary['regions_bp']:,} bp) in "
+        f"{summary['seconds']:.1f} s")
+  print(f"{PROG}:   by class: {classes or 'n/a (calling mode)'}; by type: {types or 'none'}")
+  print(f"{PROG}:   reads seen {c.get(counters.READS_SEEN, 0)}, kept "
+        f"{c.get(counters.READS_KEPT, 0)}; filtered: {filtered or 'none'}")
+  print(f"{PROG}:   candidates {c.get(counters.CANDIDATES, 0)}, non-confident "
+        f"{c.get(counters.CANDIDATES_NON_CONFIDENT, 0)}, truth variants without a candidate "
+        f"{c.get(counters.TRUTH_FALSE_NEGATIVES, 0)}")
+  for shard in summary["shards"]:
+    print(f"{PROG}:   wrote {shard['path']} ({shard['examples']} examples)")
+
+
+def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
+        argv: Sequence[str] = ()) -> Dict:
+  """Plans, runs the pipeline, commits the outputs and returns the run summary.
+
+  Raises inputs.INPUT_ERRORS / flags.UsageError for bad inputs (before any output is made).
+  """
+  started = time.time()
+  plan = inputs.plan(cfg)
+  opts = maker_options(cfg, plan.sample_name)
+  outputs = ExampleOutputs.for_spec(cfg.examples)
+  log.info("%s: %d partitions in %d work units over %s bp -> %d shard(s)", PROG,
+           plan.num_partitions, len(plan.units), f"{plan.total_bp:,}", outputs.num_shards)
+  try:
+    with beam.Pipeline(options=flags.pipeline_options(beam_args)) as p:
+      build_pipeline(p, cfg, plan, opts, outputs)
+    infos = outputs.commit(opts.pileup.channels)
+  except BaseException:
+    outputs.abort()
+    raise
+  summary = _summary(cfg, plan, outputs, infos, time.time() - started, argv)
+  fs.write_bytes(outputs.summary_path(), (json.dumps(summary, indent=1) + "\n").encode())
+  return summary
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+  """Beam wraps worker errors; the innermost pileflow input error is the one to show."""
+  seen = exc
+  while True:
+    if isinstance(seen, inputs.INPUT_ERRORS):
+      return seen
+    nxt = seen.__cause__ or seen.__context__
+    if nxt is None:
+      return exc
+    seen = nxt
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  flags.setup_logging()
+  parser = flags.OneLineArgumentParser(
+      prog=PROG, description="DeepVariant-compatible pileup examples as a Beam pipeline.")
+  config_lib.add_flags(parser)
+  args, beam_args = flags.parse_known(parser, argv)
+  argv = list(sys.argv[1:] if argv is None else argv)
+  try:
+    cfg = config_lib.from_args(args).validate()
+    summary = run(cfg, beam_args, argv)
+  except flags.UsageError as e:
+    flags.fail(PROG, str(e))
+  except inputs.INPUT_ERRORS as e:
+    flags.fail(PROG, str(e))
+  except Exception as e:  # noqa: BLE001 - a worker failure: report its cause in one line
+    cause = _root_cause(e)
+    if cause is not e:
+      flags.fail(PROG, str(cause))
+    raise
+  _print_summary(summary)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,194 @@
+"""make_examples flags -> one frozen, validated config.
+
+Flag names and defaults follow DeepVariant v1.5's make_examples where the meaning is the same
+(spec 2.1), so existing command lines carry over. pileflow additions: several
+``--downsample_fraction`` values in one run, ``--seed`` for downsampling, and
+``--partitions_per_unit`` (how many partitions one Beam element processes).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import List, Optional, Sequence, Tuple
+
+from beam_pipelines import flags
+from beam_pipelines.core import downsample
+
+MODES = ("training", "calling")
+LABELERS = ("haplotype_labeler", "positional_labeler")
+SEQUENCING_TYPES = {"": 0, "WGS": 1, "WES": 2, "TRIO": 3}
+MULTI_ALLELIC_MODES = ("", "add_het_alt_images", "exclude_het_alt_images")
+
+
+def _split_list(text: str) -> Tuple[str, ...]:
+  """Whitespace-separated (DeepVariant) list; commas inside numbers are kept."""
+  return tuple(t for t in (text or "").split() if t)
+
+
+@dataclasses.dataclass(frozen=True)
+class MakeExamplesConfig:
+  mode: str
+  ref: str
+  reads: Tuple[str, ...]
+  examples: str
+  truth_variants: Optional[str] = None
+  confident_regions: Optional[str] = None
+  regions: Tuple[str, ...] = ()
+  exclude_regions: Tuple[str, ...] = ()
+  partition_size: int = 1000
+  partitions_per_unit: int = 20
+  max_reads_per_partition: int = 1500
+  min_mapping_quality: int = 5
+  min_base_quality: int = 10
+  keep_duplicates: bool = False
+  keep_secondary_alignments: bool = False
+  keep_supplementary_alignments: bool = False
+  vsc_min_count_snps: int = 2
+  vsc_min_count_indels: int = 2
+  vsc_min_fraction_snps: float = 0.12
+  vsc_min_fraction_indels: float = 0.06
+  labeler_algorithm: str = "haplotype_labeler"
+  channels: Tuple[str, ...] = ()
+  pileup_image_height: int = 100
+  pileup_image_width: int = 221
+  sample_name: Optional[str] = None
+  downsample_fractions: Tuple[float, ...] = ()
+  seed: int = 609314161
+  sequencing_type: str = ""
+  multi_allelic_mode: str = ""
+  use_default_excluded_contigs: bool = True
+
+  @property
+  def training(self) -> bool:
+    return self.mode == "training"
+
+  @property
+  def bam_fname(self) -> str:
+    """DeepVariant's BAM_FNAME: basename of the whole --reads flag string (spec 1.4)."""
+    return os.path.basename(",".join(self.reads))
+
+  def validate(self) -> "MakeExamplesConfig":
+    """Checks everything that can be checked without opening files; raises UsageError."""
+    err = flags.UsageError
+    if self.mode not in MODES:
+      raise err(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+    for name, path in [("--ref", self.ref)] + [("--reads", r) for r in self.reads]:
+      if not path:
+        raise err(f"{name} is required")
+      if "://" not in path and not os.path.exists(path):
+        raise err(f"{name} {path}: file not found")
+    if not self.reads:
+      raise err("--reads is required")
+    if not self.examples:
+      raise err("--examples is required")
+    if self.training:
+      for name, path in (("--truth_variants", self.truth_variants),
+                         ("--confident_regions", self.confident_regions)):
+        if not path:
+          raise err(f"{name} is required in --mode training")
+        if "://" not in path and not os.path.exists(path):
+          raise err(f"{name} {path}: file not found")
+    if self.labeler_algorithm not in LABELERS:
+      raise err(f"--labeler_algorithm must be one of {', '.join(LABELERS)}, "
+                f"got {self.labeler_algorithm!r}")
+    for name in ("partition_size", "partitions_per_unit"):
+      if getattr(self, name) <= 0:
+        raise err(f"--{name} must be > 0, got {getattr(self, name)}")
+    if self.max_reads_per_partition < 0:
+      raise err(f"--max_reads_per_partition must be >= 0 (0 = no cap), "
+                f"got {self.max_reads_per_partition}")
+    for name in ("vsc_min_fraction_snps", "vsc_min_fraction_indels"):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise err(f"--{name} must be in [0, 1], got {getattr(self, name)}")
+    if self.sequencing_type not in SEQUENCING_TYPES:
+      raise err(f"--sequencing_type must be one of WGS, WES, TRIO, got {self.sequencing_type!r}")
+    if self.multi_allelic_mode not in MULTI_ALLELIC_MODES:
+      raise err(f"--multi_allelic_mode must be one of {MULTI_ALLELIC_MODES[1:]}, "
+                f"got {self.multi_allelic_mode!r}")
+    try:
+      downsample.validate_fractions(self.downsample_fractions)
+    except ValueError as e:
+      raise err(str(e)) from None
+    out_dir = os.path.dirname(os.path.abspath(self.examples)) if "://" not in self.examples \
+        else None
+    if out_dir is not None:
+      probe = out_dir
+      while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+      if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
+        raise err(f"--examples {self.examples}: output directory {out_dir} is not writable")
+    return self
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+  a = parser.add_argument
+  a("--mode", required=True, choices=MODES, help="training (labeled) or calling examples")
+  a("--ref", required=True, help="reference FASTA, plain or bgzipped, with .fai (+.gzi)")
+  a("--reads", required=True,
+    help="aligned reads: BAM/CRAM, comma-separated for several files of one sample")
+  a("--examples", required=True,
+    help="output: path, or sharded spec like out.tfrecord@8.gz (gzip if it contains .gz)")
+  a("--truth_variants", help="training: bgzipped, tabix-indexed truth VCF")
+  a("--confident_regions", help="training: BED of regions where the truth is complete")
+  a("--regions", default="", help="space-separated region literals or BED files to process")
+  a("--exclude_regions", default="", help="space-separated region literals or BED files")
+  a("--partition_size", type=int, default=1000, help="bp per partition (default 1000)")
+  a("--partitions_per_unit", type=int, default=20,
+    help="partitions per Beam work unit (default 20)")
+  a("--max_reads_per_partition", type=int, default=1500,
+    help="reservoir cap per partition; 0 = no cap (default 1500)")
+  a("--min_mapping_quality", type=int, default=5)
+  a("--min_base_quality", type=int, default=10)
+  flags.add_bool(parser, "keep_duplicates", False, "keep reads flagged as duplicates")
+  flags.add_bool(parser, "keep_secondary_alignments", False, "keep secondary alignments")
+  flags.add_bool(parser, "keep_supplementary_alignments", False,
+                 "keep supplementary alignments")
+  a("--vsc_min_count_snps", type=int, default=2)
+  a("--vsc_min_count_indels", type=int, default=2)
+  a("--vsc_min_fraction_snps", type=float, default=0.12)
+  a("--vsc_min_fraction_indels", type=float, default=0.06)
+  a("--labeler_algorithm", default="haplotype_labeler", choices=LABELERS)
+  a("--channels", default="",
+    help="extra channels, comma or space separated (e.g. insert_size)")
+  a("--pileup_image_height", type=int, default=0, help="0 = 100")
+  a("--pileup_image_width", type=int, default=0, help="0 = 221")
+  a("--sample_name", default=None,
+    help="sample name for the examples (default: SM of the first read group)")
+  a("--downsample_fraction", default="",
+    help="comma-separated fractions in (0,1], e.g. 1.0,0.5,0.25: one pass makes examples "
+         "at each; every example carries its fraction as the downsample_fraction feature")
+  a("--seed", type=int, default=609314161, help="seed of per-fragment downsampling")
+  a("--sequencing_type", default="", help="WGS, WES or TRIO (sequencing_type feature)")
+  a("--multi_allelic_mode", default="",
+    help="exclude_het_alt_images to make only single-alt images")
+
+
+def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
+  channels = tuple(c for c in args.channels.replace(",", " ").split() if c)
+  fractions: Tuple[float, ...] = ()
+  if args.downsample_fraction:
+    try:
+      fractions = tuple(float(f) for f in args.downsample_fraction.split(",") if f.strip())
+    except ValueError:
+      raise flags.UsageError(f"--downsample_fraction {args.downsample_fraction!r}: "
+                             "expected comma-separated numbers") from None
+  return MakeExamplesConfig(
+      mode=args.mode, ref=args.ref, reads=tuple(r for r in args.reads.split(",") if r),
+      examples=args.examples, truth_variants=args.truth_variants,
+      confident_regions=args.confident_regions, regions=_split_list(args.regions),
+      exclude_regions=_split_list(args.exclude_regions), partition_size=args.partition_size,
+      partitions_per_unit=args.partitions_per_unit,
+      max_reads_per_partition=args.max_reads_per_partition,
+      min_mapping_quality=args.min_mapping_quality, min_base_quality=args.min_base_quality,
+      keep_duplicates=args.keep_duplicates,
+      keep_secondary_alignments=args.keep_secondary_alignments,
+      keep_supplementary_alignments=args.keep_supplementary_alignments,
+      vsc_min_count_snps=args.vsc_min_count_snps, vsc_min_count_indels=args.vsc_min_count_indels,
+      vsc_min_fraction_snps=args.vsc_min_fraction_snps,
+      vsc_min_fraction_indels=args.vsc_min_fraction_indels,
+      labeler_algorithm=args.labeler_algorithm, channels=channels,
+      pileup_image_height=args.pileup_image_height or 100,
+      pileup_image_width=args.pileup_image_width or 221, sample_name=args.sample_name,
+      downsample_fractions=fractions, seed=args.seed,
+      sequencing_type=args.sequencing_type.upper(), multi_allelic_mode=args.multi_allelic_mode)

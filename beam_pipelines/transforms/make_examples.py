@@ -1,0 +1,138 @@
+"""MakeExamples: work units in, committed-ready example shards out.
+
+    units -> Reshuffle -> MakeUnitExamples (reads, reference, truth -> chunk file per unit)
+          -> KeyByShard -> GroupByKey (chunk paths only, never examples) -> AssembleShard
+
+The DoFns open pysam handles once per worker in ``setup()`` and close them in ``teardown()``;
+``__init__`` keeps only paths and options, so the transform pickles to Dataflow workers. The
+Reshuffle is the fusion break that lets Dataflow rebalance units across workers. All logic
+lives in core/example_maker.py; this module only fetches and forwards.
+"""
+import dataclasses
+import logging
+import sys
+import time
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from beam_pipelines.core import counters
+from beam_pipelines.core.example_maker import (ExampleMakerOptions, make_partition_examples,
+                                               reference_span)
+from beam_pipelines.core.work_units import WorkUnit, shard_of
+from beam_pipelines.io.bam import BamReader
+from beam_pipelines.io.bed import read_confident_regions
+from beam_pipelines.io.example_outputs import ExampleOutputs
+from beam_pipelines.io.fasta import FastaReader
+from beam_pipelines.io.truth import TruthReader
+
+log = logging.getLogger("pileflow.make_examples")
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitResult:
+  unit_index: int
+  shard: int
+  chunk_path: Optional[str]
+  examples: int
+  shape: Optional[Tuple[int, int, int]]
+  counts: Dict[str, int]
+
+
+class _MakeUnitExamplesFn(beam.DoFn):
+  """Makes the examples of one work unit and writes them to the unit's chunk file."""
+
+  def __init__(self, ref: str, reads: Tuple[str, ...], truth: Optional[str],
+               confident: Optional[str], opts: ExampleMakerOptions, outputs: ExampleOutputs,
+               total_units: int):
+    self._ref, self._reads, self._truth, self._confident = ref, reads, truth, confident
+    self._opts, self._outputs, self._total_units = opts, outputs, total_units
+
+  def setup(self):
+    self._fasta = FastaReader(self._ref)
+    self._bam = BamReader(self._reads, reference=self._ref)
+    self._truth_reader = TruthReader(self._truth) if self._opts.training else None
+    self._confident_index = read_confident_regions(self._confident) \
+        if self._opts.training else None
+    self._counters = {}
+    self._done = 0
+    self._examples = 0
+    self._started = time.time()
+
+  def _count(self, counts: Dict[str, int]) -> None:
+    for name, value in counts.items():
+      if name not in self._counters:
+        self._counters[name] = Metrics.counter(counters.NAMESPACE, name)
+      self._counters[name].inc(value)
+
+  def process(self, unit):
+    records: List[bytes] = []
+    total = counters.merge([])
+    shape = None
+    lengths = self._fasta.contig_lengths()
+    for part in unit.partitions:
+      raw = list(self._bam.fetch(part))
+      span = reference_span(part, raw, self._opts.pileup.width, lengths[part.contig])
+      ref = self._fasta.window(part.contig, span.start, span.end)
+      truths = self._truth_reader.fetch(part) if self._truth_reader else ()
+      result = make_partition_examples(part, raw, ref, self._opts, truths,
+                                       self._confident_index)
+      records.extend(result.records)
+      total.update(result.counts)
+      shape = shape or result.shape
+    path = self._outputs.write_chunk(unit.index, records) if records else None
+    self._count(total)
+    self._done += 1
+    self._examples += len(records)
+    elapsed = max(time.time() - self._started, 1e-9)
+    # Printed, not logged: the multi-process DirectRunner relays worker logs through Beam's
+    # logger, while worker stderr reaches the terminal (and Dataflow's worker logs) directly.
+    print(f"make_examples: unit {unit.index + 1}/{self._total_units} {unit.label}: "
+          f"{len(records)} examples (this worker: {self._done} units, {self._examples} examples, "
+          f"{self._examples / elapsed:.1f} examples/s)", file=sys.stderr, flush=True)
+    yield UnitResult(unit.index, shard_of(unit.index, self._outputs.num_shards), path,
+                     len(records), shape, dict(total))
+
+  def teardown(self):
+    for handle in (getattr(self, "_fasta", None), getattr(self, "_bam", None),
+                   getattr(self, "_truth_reader", None)):
+      if handle is not None:
+        handle.close()
+
+
+class _AssembleShardFn(beam.DoFn):
+  """Streams one shard's unit chunks, in unit (= genome) order, into its temporary shard."""
+
+  def __init__(self, outputs: ExampleOutputs):
+    self._outputs = outputs
+
+  def process(self, keyed):
+    shard, results = keyed
+    results = sorted(results, key=lambda r: r.unit_index)
+    chunks = [r.chunk_path for r in results if r.chunk_path]
+    shape = next((r.shape for r in results if r.shape), None)
+    info = {"examples": sum(r.examples for r in results), "shape": list(shape) if shape else None,
+            "units": len(results), "counts": dict(counters.merge(r.counts for r in results))}
+    self._outputs.assemble_shard(shard, chunks, info)
+    yield shard
+
+
+class MakeExamples(beam.PTransform):
+  """Work units -> assembled temporary shards (the driver commits them after the run)."""
+
+  def __init__(self, units: List[WorkUnit], ref: str, reads: Tuple[str, ...],
+               truth: Optional[str], confident: Optional[str], opts: ExampleMakerOptions,
+               outputs: ExampleOutputs):
+    super().__init__()
+    self._units, self._outputs = units, outputs
+    self._fn = _MakeUnitExamplesFn(ref, reads, truth, confident, opts, outputs, len(units))
+
+  def expand(self, pbegin):
+    return (pbegin
+            | "CreateUnits" >> beam.Create(self._units)
+            | "Rebalance" >> beam.Reshuffle()
+            | "MakeUnitExamples" >> beam.ParDo(self._fn)
+            | "KeyByShard" >> beam.Map(lambda r: (r.shard, r))
+            | "GroupChunksByShard" >> beam.GroupByKey()
+            | "AssembleShard" >> beam.ParDo(_AssembleShardFn(self._outputs)))
