@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="fraction of fragments with one mate unmapped")
   p.add_argument("--soft_clip_fraction", type=float, default=d.soft_clip_fraction,
                  help="fraction of reads with a soft-clipped adapter-like tail")
+  p.add_argument("--systematic_error_rate", type=float, default=d.systematic_error_rate,
+                 help="systematic-error hotspots per reference base: at each, 8-35%% of reads "
+                      "show the same wrong base (the source of most hom-ref candidates)")
   p.add_argument("--sample_name", default=d.sample_name)
   p.add_argument("--seed", type=int, default=d.seed)
   p.add_argument("--regions", nargs="+", action="extend", default=None,
@@ -90,7 +93,8 @@ def config_from_args(args: argparse.Namespace) -> sim.SimulationConfig:
       duplicate_fraction=args.duplicate_fraction, secondary_fraction=args.secondary_fraction,
       supplementary_fraction=args.supplementary_fraction,
       qcfail_fraction=args.qcfail_fraction, mate_unmapped_fraction=args.mate_unmapped_fraction,
-      soft_clip_fraction=args.soft_clip_fraction, sample_name=args.sample_name,
+      soft_clip_fraction=args.soft_clip_fraction,
+      systematic_error_rate=args.systematic_error_rate, sample_name=args.sample_name,
       seed=args.seed, regions=regions, bgzip_reference=args.bgzip_reference).validate()
 
 

@@ -80,6 +80,9 @@ MAPQ_UNIQUE = 60
 
 # Random-stream identifiers: each (seed, stage, contig) gets its own generator.
 _STAGE_REFERENCE, _STAGE_VARIANTS, _STAGE_READS, _STAGE_CONFIDENT = 1, 2, 3, 4
+_STAGE_HOTSPOTS = 5
+# Per-read rate range of a systematic-error hotspot (the share of reads showing its wrong base).
+HOTSPOT_READ_RATE = (0.08, 0.35)
 
 FEATURE_HOMOPOLYMER = "homopolymer"
 FEATURE_STR = "short_tandem_repeat"
@@ -111,7 +114,8 @@ FLAG_OF = {
     "duplicate_fraction": "--duplicate_fraction", "secondary_fraction": "--secondary_fraction",
     "supplementary_fraction": "--supplementary_fraction",
     "qcfail_fraction": "--qcfail_fraction", "mate_unmapped_fraction": "--mate_unmapped_fraction",
-    "soft_clip_fraction": "--soft_clip_fraction", "sample_name": "--sample_name",
+    "soft_clip_fraction": "--soft_clip_fraction",
+    "systematic_error_rate": "--systematic_error_rate", "sample_name": "--sample_name",
     "seed": "--seed", "regions": "--regions", "bgzip_reference": "--bgzip_reference",
 }
 
@@ -164,6 +168,9 @@ class SimulationConfig:
   qcfail_fraction: float = 0.005
   mate_unmapped_fraction: float = 0.005
   soft_clip_fraction: float = 0.02
+  # Hotspots per reference base where a share of reads shows the same wrong base, as
+  # context-specific sequencer errors do: the source of most hom-ref (class 0) candidates.
+  systematic_error_rate: float = 0.0005
   sample_name: str = "SIM"
   seed: int = 1
   regions: Tuple[str, ...] = ()
@@ -253,6 +260,8 @@ class SimulationConfig:
       fail("snp_rate", f"must be in [0, 0.05], got {self.snp_rate:g}")
     if not 0 <= self.indel_rate <= 0.01:
       fail("indel_rate", f"must be in [0, 0.01], got {self.indel_rate:g}")
+    if not 0 <= self.systematic_error_rate <= 0.01:
+      fail("systematic_error_rate", f"must be in [0, 0.01], got {self.systematic_error_rate:g}")
     for field in ("multiallelic_fraction", "hom_alt_fraction", "phased_fraction"):
       value = getattr(self, field)
       if not 0 <= value <= 1:
@@ -790,6 +799,25 @@ def read_spans(cfg: SimulationConfig, contig: SimContig) -> List[regions_lib.Ran
   return regions_lib.merge(spans)
 
 
+def systematic_hotspots(cfg: SimulationConfig, contig: SimContig):
+  """Per-position share of reads showing a fixed wrong base, and that base (codes 0..3).
+
+  Returns (None, None) when ``systematic_error_rate`` is 0. Hotspots never sit on N. A pure
+  function of (seed, contig name), independent of the read stream.
+  """
+  if cfg.systematic_error_rate <= 0:
+    return None, None
+  rng = rng_for(cfg.seed, _STAGE_HOTSPOTS, contig.name)
+  L = contig.length
+  pos = np.unique(rng.integers(0, L, rng.binomial(L, cfg.systematic_error_rate)))
+  pos = pos[contig.codes[pos] < 4]
+  hot_p = np.zeros(L, dtype=np.float64)
+  hot_b = np.zeros(L, dtype=np.uint8)
+  hot_p[pos] = rng.uniform(*HOTSPOT_READ_RATE, len(pos))
+  hot_b[pos] = (contig.codes[pos] + rng.integers(1, 4, len(pos))) & 3
+  return hot_p, hot_b
+
+
 def simulate_reads(cfg: SimulationConfig, contig: SimContig, haplotypes: Sequence[Haplotype],
                    rng: np.random.Generator,
                    spans: Optional[Sequence[regions_lib.Range]] = None) -> ReadTable:
@@ -803,6 +831,7 @@ def simulate_reads(cfg: SimulationConfig, contig: SimContig, haplotypes: Sequenc
     spans = read_spans(cfg, contig)
   hap_len = np.array([len(h.codes) for h in haplotypes], dtype=np.int64)
   hap_off = np.array([0, hap_len[0]], dtype=np.int64)
+  hot_p, hot_b = systematic_hotspots(cfg, contig)
   hapcat = np.concatenate([h.codes for h in haplotypes])
   tocat = np.concatenate([h.to_ref for h in haplotypes])
   hap_ffill = [np.maximum.accumulate(h.to_ref) for h in haplotypes]
@@ -931,6 +960,13 @@ def simulate_reads(cfg: SimulationConfig, contig: SimContig, haplotypes: Sequenc
       bases[err] = (bases[err] + rng.integers(1, 4, n_err, dtype=np.uint8)) & 3
     else:
       err = np.zeros((m, rl), dtype=bool)
+    if hot_p is not None:
+      rp = tocat[gidx]
+      hp = np.where(rp >= 0, hot_p[np.maximum(rp, 0)], 0.0)
+      hit = rng.random((m, rl)) < hp
+      hit &= bases != hot_b[np.maximum(rp, 0)]
+      bases[hit] = hot_b[rp[hit]]
+      err |= hit
     cl = clip[lo:hi, None]
     tail = np.where(r[:, None], cols < cl, cols >= rl - cl)
     um = unmapped[lo:hi]

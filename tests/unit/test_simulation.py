@@ -398,3 +398,34 @@ def test_to_reads_gives_core_reads(contig_sim):
 
 def cfg_read_length(read):
   return sum(n for op, n in read.cigar if op in F.READ_CONSUMING)
+
+
+def test_systematic_hotspots_make_recurrent_errors():
+  """Hotspots are where hom-ref candidates come from: a share of reads shows one wrong base."""
+  cfg = _cfg(systematic_error_rate=0.002, error_rate=0.0, snp_rate=0.0, indel_rate=0.0,
+             coverage=40.0)
+  contig, _, haps = sim.simulate_truth(cfg, "c1", 40_000)
+  hot_p, hot_b = sim.systematic_hotspots(cfg, contig)
+  spots = np.flatnonzero(hot_p)
+  assert 40 <= len(spots) <= 120  # binomial(40k, 0.002): mean 80
+  assert (contig.codes[spots] < 4).all() and (hot_b[spots] != contig.codes[spots]).all()
+  lo, hi = sim.HOTSPOT_READ_RATE
+  assert ((hot_p[spots] >= lo) & (hot_p[spots] <= hi)).all()
+  assert sim.systematic_hotspots(_cfg(systematic_error_rate=0.0), contig) == (None, None)
+  # With no random errors and no variants, every mismatch of a primary read is a hotspot base.
+  reads = sim.simulate_reads(cfg, contig, haps, sim.rng_for(cfg.seed, 3, "c1")).to_reads()
+  shown = total = 0
+  for r in reads:
+    if r.flag & (F.FLAG_UNMAPPED | F.FLAG_SECONDARY | F.FLAG_SUPPLEMENTARY) or \
+        r.cigar != ((F.CIGAR_M, len(r.seq)),):
+      continue
+    pos = np.arange(r.start, r.start + len(r.seq))
+    seq = np.frombuffer(r.seq.encode(), dtype=np.uint8)
+    ref = np.frombuffer(sim.decode(contig.codes[pos]).encode(), dtype=np.uint8)
+    mism = pos[seq != ref]
+    assert np.isin(mism, spots).all()
+    covered = np.isin(pos, spots)
+    total += int(covered.sum())
+    shown += len(mism)
+  # The expected share is the mean of hot_p over covered spots, ~0.215; 0.12..0.32 is wide.
+  assert 0.12 < shown / total < 0.32
