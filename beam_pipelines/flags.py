@@ -62,12 +62,22 @@ def pipeline_options(beam_args: Sequence[str]):
 
 
 def setup_logging() -> None:
-  """pileflow's progress lines at INFO; Beam's own chatter (worker start-up notices relayed
-  as warnings by the multi-process DirectRunner) only from ERROR up: failures still surface as
-  exceptions."""
+  """pileflow's progress lines at INFO; Beam's own logger only at CRITICAL.
+
+  Beam logs every worker failure with its traceback (and the multi-process DirectRunner relays
+  worker start-up notices as warnings). A failure still surfaces as the exception the pipeline
+  raises: the entry points print bad input as one line and re-raise anything else with its
+  full traceback, so nothing is lost by silencing the duplicate log.
+  """
   import logging
   logging.basicConfig(level=logging.INFO, format="%(message)s")
-  logging.getLogger("apache_beam").setLevel(logging.ERROR)
+  logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+
+
+def strip_beam_context(message: str) -> str:
+  """Drops the " [while running 'Step/Name']" Beam appends to a worker's error message."""
+  import re
+  return re.sub(r"\s*\[while running '[^']*'\]", "", message).strip()
 
 
 def fail(prog: str, message: str) -> NoReturn:

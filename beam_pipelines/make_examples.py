@@ -170,11 +170,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   except flags.UsageError as e:
     flags.fail(PROG, str(e))
   except inputs.INPUT_ERRORS as e:
-    flags.fail(PROG, str(e))
+    flags.fail(PROG, flags.strip_beam_context(str(e)))
   except Exception as e:  # noqa: BLE001 - a worker failure: report its cause in one line
     cause = _root_cause(e)
     if cause is not e:
-      flags.fail(PROG, str(cause))
+      flags.fail(PROG, flags.strip_beam_context(str(cause)))
     raise
   _print_summary(summary)
   return 0

@@ -22,6 +22,10 @@ import pysam
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.regions import Range
 
+# htslib prints its own "[E::bgzf_read] ..." lines for corrupt blocks; our exceptions already
+# name the file and region in one line, so its messages are turned off.
+pysam.set_verbosity(0)
+
 
 class BamError(IOError):
   """A BAM/CRAM file that cannot be used; the message names the file."""

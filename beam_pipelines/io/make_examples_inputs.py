@@ -69,6 +69,7 @@ def plan(cfg: MakeExamplesConfig) -> MakeExamplesPlan:
   if cfg.training:
     with TruthReader(cfg.truth_variants) as truth:
       truth_lengths = truth.contig_lengths()
+      truth.check_head()
     bed.read_confident_regions(cfg.confident_regions)  # fails fast on a malformed BED
   excluded = contig_rules.default_excluded_contigs() if cfg.use_default_excluded_contigs \
       else frozenset()

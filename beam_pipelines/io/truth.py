@@ -111,9 +111,27 @@ class TruthReader:
       out = []
       for rec in records:
         out.append(self._convert(rec))
+    except TruthVcfError:
+      raise
     except ValueError as e:
       raise TruthVcfError(f"{self.path}: cannot read {region.to_literal()} ({e})") from None
     return out
+
+  def check_head(self, limit: int = 10_000) -> int:
+    """Converts the first ``limit`` records, so a gVCF-style or unreadable truth set fails
+    before any work starts rather than in the middle of a run; returns how many were read."""
+    n = 0
+    try:
+      for rec in self._vf.fetch():
+        self._convert(rec)
+        n += 1
+        if n >= limit:
+          break
+    except TruthVcfError:
+      raise
+    except ValueError as e:
+      raise TruthVcfError(f"{self.path}: cannot read record {n + 1} ({e})") from None
+    return n
 
   def _convert(self, rec) -> TruthVariant:
     alts = tuple(a.upper() if not a.startswith("<") else a for a in (rec.alts or ()))

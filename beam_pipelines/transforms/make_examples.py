@@ -95,10 +95,15 @@ class _MakeUnitExamplesFn(beam.DoFn):
                      len(records), shape, dict(total))
 
   def teardown(self):
+    # A close failure here follows a read failure already raised from process(); raising
+    # again would replace that (informative) error with "error while closing".
     for handle in (getattr(self, "_fasta", None), getattr(self, "_bam", None),
                    getattr(self, "_truth_reader", None)):
       if handle is not None:
-        handle.close()
+        try:
+          handle.close()
+        except (OSError, ValueError) as e:
+          log.debug("ignoring error while closing inputs: %s", e)
 
 
 class _AssembleShardFn(beam.DoFn):
