@@ -17,10 +17,10 @@ PY = sys.executable
 
 
 def run_measured(cmd: Sequence[str], **kw) -> Dict[str, float]:
-  """Runs ``cmd`` to completion; returns wall s, CPU s (user+sys) and peak RSS MiB of its tree.
+  """Runs ``cmd`` to completion; returns wall s and CPU s (user+sys) of its process tree.
 
-  Peak RSS is the largest of any single descendant (getrusage reports a maximum, not a sum);
-  the benchmarks that fork workers also sample the tree with psutil (see ``run_sampled``).
+  No memory figure: getrusage's children maximum covers every child ever waited for, not
+  this command; use ``run_sampled`` when peak RSS matters.
   """
   before = resource.getrusage(resource.RUSAGE_CHILDREN)
   start = time.perf_counter()
@@ -32,7 +32,7 @@ def run_measured(cmd: Sequence[str], **kw) -> Dict[str, float]:
     raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
   return {"wall_s": wall,
           "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-          "peak_rss_mib": after.ru_maxrss / 1024.0, "stdout": proc.stdout,
+          "stdout": proc.stdout,
           "stderr": proc.stderr}
 
 
@@ -55,9 +55,11 @@ def run_sampled(cmd: Sequence[str], interval: float = 0.2) -> Dict[str, float]:
   after = resource.getrusage(resource.RUSAGE_CHILDREN)
   if proc.returncode != 0:
     raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-3000:]}")
+  # ru_maxrss of RUSAGE_CHILDREN is the largest child ever waited for (earlier commands
+  # included), so only the sampled tree peak describes this command.
   return {"wall_s": wall,
           "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-          "peak_rss_mib": after.ru_maxrss / 1024.0, "peak_tree_rss_mib": peak_tree / 2**20,
+          "peak_tree_rss_mib": peak_tree / 2**20,
           "stdout": out.decode(), "stderr": err.decode()}
 
 

@@ -62,10 +62,11 @@ def main():
   total_bp = sum(c[1] if isinstance(c, list) else c["length"]
                  for c in mbp["config"]["contigs"]) if "config" in mbp else int(args.mbp * 1e6)
 
-  floor = common.run_measured(["samtools", "view", "-@", "0", "-o", "/dev/null", bam])
+  floor = common.run_sampled(["samtools", "view", "-@", "0", "-o", "/dev/null", bam],
+                             interval=0.05)
   out_dir = os.path.join(args.work_dir, "make_examples-out")
   shutil.rmtree(out_dir, ignore_errors=True)
-  ours = common.run_measured([common.PY, "-m", "beam_pipelines.make_examples",
+  ours = common.run_sampled([common.PY, "-m", "beam_pipelines.make_examples",
                               *me_args(sim, os.path.join(out_dir, "ex.tfrecord@4.gz"),
                                        args.extra.split())])
   summary = json.load(open(os.path.join(out_dir, "ex.tfrecord.summary.json")))
@@ -74,10 +75,10 @@ def main():
   rows = [
       {"what": "samtools view (decode floor)", "wall_s": f"{floor['wall_s']:.1f}",
        "core_s": f"{floor['cpu_s']:.1f}", "core_s_per_Mbp": f"{floor['cpu_s'] / mbp_f:.2f}",
-       "peak_rss_MiB": f"{floor['peak_rss_mib']:.0f}", "examples/s/core": ""},
+       "peak_rss_MiB": f"{floor['peak_tree_rss_mib']:.0f}", "examples/s/core": ""},
       {"what": "make_examples training, 6 ch", "wall_s": f"{ours['wall_s']:.1f}",
        "core_s": f"{ours['cpu_s']:.1f}", "core_s_per_Mbp": f"{ours['cpu_s'] / mbp_f:.2f}",
-       "peak_rss_MiB": f"{ours['peak_rss_mib']:.0f}",
+       "peak_rss_MiB": f"{ours['peak_tree_rss_mib']:.0f}",
        "examples/s/core": f"{n / ours['cpu_s']:.1f}"},
   ]
   print(f"\ndataset: {mbp_f:g} Mbp, {args.coverage:g}x 2x150 bp, BAM {bam_mb:.0f} MB, "

@@ -30,6 +30,11 @@ _LEN = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 _HEADER_SIZE = _LEN.size + _CRC.size
 
+# zlib level of written gzip files: TensorFlow's default (Z_DEFAULT_COMPRESSION). Pileup
+# shards compress 18x at level 6; level 9 (Python's GzipFile default) saves 2% more bytes at
+# 5x the CPU, which made compression half of make_examples' cost.
+GZIP_LEVEL = 6
+
 COMPRESSION_AUTO = "auto"
 COMPRESSION_GZIP = "gzip"
 COMPRESSION_NONE = "none"
@@ -91,7 +96,8 @@ class RecordWriter:
     self._raw = os.fdopen(fd, "wb")
     if self._gzip:
       # mtime=0 keeps the gzip header free of wall-clock time: reruns give identical bytes.
-      self._stream = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+      self._stream = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
+                                   compresslevel=GZIP_LEVEL)
     else:
       self._stream = self._raw
     return self

@@ -13,6 +13,8 @@ from typing import BinaryIO, Iterable, List
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from schemas import tfrecord
+
 _COPY_BUFFER = 4 << 20
 
 
@@ -68,7 +70,8 @@ def concatenate(sources: Iterable[str], dest: str, gzip_output: bool) -> int:
   """
   copied = 0
   with create(dest) as raw:
-    out: BinaryIO = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) \
+    out: BinaryIO = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                   compresslevel=tfrecord.GZIP_LEVEL) \
         if gzip_output else raw
     try:
       for src in sources:
