@@ -36,6 +36,7 @@ PIPELINES = [
     "tfx-bsl>=1.21,<1.22",
     "google-crc32c>=1.5",
     "psutil>=5.9",
+    "numba>=0.60",  # compiles the realigner's Smith-Waterman kernel
 ]
 TRAINER = [
     "tensorflow>=2.21,<2.22",

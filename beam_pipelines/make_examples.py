@@ -37,6 +37,7 @@ from beam_pipelines.core.candidates import VscOptions
 from beam_pipelines.core.example_maker import ExampleMakerOptions
 from beam_pipelines.core.pileup import PileupOptions, PileupOptionsError
 from beam_pipelines.core.read_filters import ReadFilterOptions
+from beam_pipelines.core.realigner import RealignerOptions
 from beam_pipelines.io import filesystem as fs
 from beam_pipelines.io import make_examples_inputs as inputs
 from beam_pipelines.io.example_outputs import ExampleOutputs
@@ -70,7 +71,8 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
       min_base_quality=cfg.min_base_quality, vsc=vsc, pileup=pileup,
       labeler=cfg.labeler_algorithm, downsample_fractions=cfg.downsample_fractions,
       seed=cfg.seed, sequencing_type=config_lib.SEQUENCING_TYPES[cfg.sequencing_type],
-      exclude_het_alt_images=cfg.multi_allelic_mode == "exclude_het_alt_images")
+      exclude_het_alt_images=cfg.multi_allelic_mode == "exclude_het_alt_images",
+      realigner=RealignerOptions() if cfg.realign_reads else None)
 
 
 def build_pipeline(p: beam.Pipeline, cfg: config_lib.MakeExamplesConfig,

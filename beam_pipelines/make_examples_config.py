@@ -58,6 +58,7 @@ class MakeExamplesConfig:
   sequencing_type: str = ""
   multi_allelic_mode: str = ""
   use_default_excluded_contigs: bool = True
+  realign_reads: bool = False
 
   @property
   def training(self) -> bool:
@@ -140,6 +141,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     help="reservoir cap per partition; 0 = no cap (default 1500)")
   a("--min_mapping_quality", type=int, default=5)
   a("--min_base_quality", type=int, default=10)
+  flags.add_bool(parser, "realign_reads", False,
+                 "realign reads near candidate variants before counting and drawing, as "
+                 "DeepVariant does (off by default until it costs <= 2x; see README)")
   flags.add_bool(parser, "keep_duplicates", False, "keep reads flagged as duplicates")
   flags.add_bool(parser, "keep_secondary_alignments", False, "keep secondary alignments")
   flags.add_bool(parser, "keep_supplementary_alignments", False,
@@ -191,4 +195,5 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       pileup_image_height=args.pileup_image_height or 100,
       pileup_image_width=args.pileup_image_width or 221, sample_name=args.sample_name,
       downsample_fractions=fractions, seed=args.seed,
-      sequencing_type=args.sequencing_type.upper(), multi_allelic_mode=args.multi_allelic_mode)
+      sequencing_type=args.sequencing_type.upper(), multi_allelic_mode=args.multi_allelic_mode,
+      realign_reads=args.realign_reads)

@@ -27,6 +27,7 @@ from beam_pipelines.core.allele_counter import count_alleles
 from beam_pipelines.core.candidates import VscOptions, call_candidates
 from beam_pipelines.core.pileup import PileupOptions, build_images
 from beam_pipelines.core.realign_seam import prepare_reads
+from beam_pipelines.core.realigner import RealignerOptions
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.regions import IntervalIndex, Range
@@ -55,6 +56,7 @@ class ExampleMakerOptions:
   seed: int = 609314161
   sequencing_type: int = 0
   exclude_het_alt_images: bool = False
+  realigner: Optional[RealignerOptions] = None  # None: --realign_reads off
 
   @property
   def fractions(self) -> Tuple[Optional[float], ...]:
@@ -76,13 +78,15 @@ def reference_span(partition: Range, reads: Sequence[Read], width: int,
 
   Covers the image windows of candidates inside the partition (half a width each side), the
   aligned span of every read (deletions past the partition end), and the haplotype labeler's
-  padding (+20 bp after the last variant, -1 before the first).
+  padding (+20 bp after the last variant, -1 before the first) and the realigner's margin
+  (every read's span +/- 20 bp).
   """
   half = width // 2 + 1
   start = partition.start - half - 32
   end = partition.end + width + 32
   for r in reads:
-    start = min(start, r.start - 1)
+    # 21 bp: the realigner aligns reads against their span +/- 20 bp of reference.
+    start = min(start, r.start - 21)
     end = max(end, r.end + 32)
   return Range(partition.contig, max(0, start), min(contig_length, end))
 
@@ -180,7 +184,7 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
     if opts.max_reads_per_partition and len(reads) > opts.max_reads_per_partition:
       counts[counters.READS_OVER_CAP] += len(reads) - opts.max_reads_per_partition
       reads = read_filters.reservoir_sample(reads, opts.max_reads_per_partition)
-    reads = prepare_reads(reads, partition, ref)
+    reads = prepare_reads(reads, partition, ref, realign=opts.realigner)
     allele_counts = count_alleles(reads, ref, partition,
                                   min_base_quality=opts.min_base_quality,
                                   min_mapping_quality=opts.read_filter.min_mapping_quality)

@@ -1,25 +1,42 @@
-"""The seam where local realignment (spec 6) will plug in.
+"""The seam where local realignment (spec 6) plugs into the per-partition recipe.
 
-Why a seam now: v1.5 realigns a partition's reads (those <= 500 bp) before allele counting and
-before drawing any pileup (spec 2.3 step 2), so every partition's reads must flow through one
-function between "fetch, filter, cap" and "count, call, draw". Putting that call in place today
-means realignment (a later issue) changes this module only, not the pipeline.
+Why a seam: v1.5 realigns a partition's reads (those <= 500 bp) before allele counting and
+before drawing any pileup (spec 2.3 step 2), so every partition's reads flow through one
+function between "fetch, filter, cap" and "count, call, draw". The pipeline calls
+``prepare_reads`` unconditionally; whether it realigns is decided by its ``realign`` argument
+(``--realign_reads``), so turning realignment on or off changes no pipeline code.
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Sequence, Union
 
 from beam_pipelines.core.reads import Read
+from beam_pipelines.core.realigner import RealignerOptions, realign_reads
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.regions import Range
 
+# What ``--realign_reads`` maps to: DeepVariant v1.5's realigner configuration.
+DEFAULT_REALIGNER = RealignerOptions()
 
-def prepare_reads(reads: Sequence[Read], region: Range, ref: RefWindow) -> List[Read]:
+
+def prepare_reads(reads: Sequence[Read], region: Range, ref: RefWindow,
+                  realign: Union[bool, RealignerOptions, None] = False) -> List[Read]:
   """Returns the reads to count and draw for partition ``region`` (0-based half-open).
 
-  Today: the reads unchanged, in the same order (realignment is not implemented yet, so
-  candidates near indels can differ from DeepVariant's, see spec 10). With realignment the
-  result becomes ``[reads longer than 500 bp, original order] + realigner output``.
+  Args:
+    reads: the partition's reads after filters, downsampling and the reservoir cap.
+    region: the partition.
+    ref: reference window; with realignment it must cover the partition +/- 100 bp and every
+      read's aligned span +/- 20 bp (``example_maker.reference_span`` with a 21-bp read margin).
+    realign: False/None (default): the reads unchanged, in the same order. True: realign with
+      DeepVariant's defaults. A ``RealignerOptions``: realign with those (its ``enabled=False``
+      means off).
+
+  With realignment the result is ``[reads longer than 500 bp, original order] + realigner
+  output`` (reads in no assembled window first, then each window's reads), as v1.5.
   """
-  del region, ref  # used once realignment lands
-  return list(reads)
+  if realign is True:
+    realign = DEFAULT_REALIGNER
+  if not realign or not realign.enabled:
+    return list(reads)
+  return realign_reads(reads, region, ref, realign).reads

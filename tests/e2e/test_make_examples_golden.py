@@ -126,3 +126,44 @@ def test_whole_window_training_and_calling(tmp_path):
   loci = [e.locus for e in calling]
   starts = [int(l.split(":")[1].split("-")[0]) for l in loci]
   assert starts == sorted(starts)  # genome order in an unsharded output
+
+
+# ---- with --realign_reads, as the golden run was made ---------------------------------------
+@pytest.fixture(scope="module")
+def realigned(tmp_path_factory):
+  records, out = _run(tmp_path_factory.mktemp("golden_realigned"), "realigned",
+                      "--realign_reads")
+  return {_key(e): e for e in records}, out
+
+
+def test_realigned_reproduces_golden_labels_with_one_extra(golden, realigned):
+  by_key, _ = realigned
+  assert set(golden) <= set(by_key)
+  assert all(golden[k].label == by_key[k].label for k in golden)
+  extra = sorted(k[0] for k in by_key if k not in golden)
+  # Issue 3 allows <= 3 extra. The one left sits in an A-homopolymer window with 16 assembled
+  # haplotypes where our Smith-Waterman ties break differently from DeepVariant's SSW.
+  assert extra == ["chr20:10008147-10008147"]
+
+
+def test_realigned_read_rows_identical_in_95_percent(golden, realigned):
+  by_key, _ = realigned
+  identical = [k for k in golden if _rows(golden[k]) == _rows(by_key[k])]
+  snps = [k for k in golden if golden[k].variant_type == 1]
+  # Measured: 47/49 (95.9%) overall, 44/45 SNPs; the two that differ (10008146 TA>T: 5 of 48
+  # rows, 10008221 T>C: 2 of 56) are in the same homopolymer window as the extra example.
+  assert len(identical) >= 0.95 * len(golden)
+  assert sum(k in identical for k in snps) >= 0.9 * len(snps)
+  assert all(np.array_equal(golden[k].image[:5], by_key[k].image[:5]) for k in golden)
+
+
+def test_realigned_labeling_metrics_match_the_golden_run_info(realigned):
+  _, out = realigned
+  import json
+  counts = json.load(open(out + ".summary.json"))["counters"]
+  # DeepVariant's golden run_info (spec 10): 29 non-confident candidate sites, 48 truth sites
+  # all found at exact positions, 1 false-positive site.
+  assert counts["candidates_non_confident"] == 29
+  assert counts["labeling_n_truth_variant_sites"] == 48
+  assert counts["labeling_n_exact_position_matches"] == 48
+  assert counts["labeling_n_false_positive_sites"] == 2  # ours: the golden's 1 + the extra
