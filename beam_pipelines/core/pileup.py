@@ -43,23 +43,24 @@ from beam_pipelines.core.reads import (CIGAR_D, CIGAR_EQ, CIGAR_I, CIGAR_M, CIGA
                                        CIGAR_X, Read)
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.variants import Candidate
+from schemas.channels import Channel
 
-# --- Channel ids (DeepVariantChannelEnum, spec 1.5) ------------------------------------------
-CH_READ_BASE = 1
-CH_BASE_QUALITY = 2
-CH_MAPPING_QUALITY = 3
-CH_STRAND = 4
-CH_READ_SUPPORTS_VARIANT = 5
-CH_BASE_DIFFERS_FROM_REF = 6
-CH_READ_MAPPING_PERCENT = 11
-CH_AVG_BASE_QUALITY = 12
-CH_IDENTITY = 13
-CH_GAP_COMPRESSED_IDENTITY = 14
-CH_GC_CONTENT = 15
-CH_IS_HOMOPOLYMER = 16
-CH_HOMOPOLYMER_WEIGHTED = 17
-CH_BLANK = 18
-CH_INSERT_SIZE = 19
+# --- Channel ids (DeepVariantChannelEnum, spec 1.5; schemas/ owns the enum) ------------------
+CH_READ_BASE = int(Channel.CH_READ_BASE)
+CH_BASE_QUALITY = int(Channel.CH_BASE_QUALITY)
+CH_MAPPING_QUALITY = int(Channel.CH_MAPPING_QUALITY)
+CH_STRAND = int(Channel.CH_STRAND)
+CH_READ_SUPPORTS_VARIANT = int(Channel.CH_READ_SUPPORTS_VARIANT)
+CH_BASE_DIFFERS_FROM_REF = int(Channel.CH_BASE_DIFFERS_FROM_REF)
+CH_READ_MAPPING_PERCENT = int(Channel.CH_READ_MAPPING_PERCENT)
+CH_AVG_BASE_QUALITY = int(Channel.CH_AVG_BASE_QUALITY)
+CH_IDENTITY = int(Channel.CH_IDENTITY)
+CH_GAP_COMPRESSED_IDENTITY = int(Channel.CH_GAP_COMPRESSED_IDENTITY)
+CH_GC_CONTENT = int(Channel.CH_GC_CONTENT)
+CH_IS_HOMOPOLYMER = int(Channel.CH_IS_HOMOPOLYMER)
+CH_HOMOPOLYMER_WEIGHTED = int(Channel.CH_HOMOPOLYMER_WEIGHTED)
+CH_BLANK = int(Channel.CH_BLANK)
+CH_INSERT_SIZE = int(Channel.CH_INSERT_SIZE)
 
 BASE_CHANNELS = (CH_READ_BASE, CH_BASE_QUALITY, CH_MAPPING_QUALITY, CH_STRAND,
                  CH_READ_SUPPORTS_VARIANT, CH_BASE_DIFFERS_FROM_REF)
