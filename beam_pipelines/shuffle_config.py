@@ -15,12 +15,12 @@ import os
 from typing import Optional, Tuple
 
 from beam_pipelines import flags
+from schemas import manifest
 from beam_pipelines.core import shuffle_plan
 
 DEFAULT_NUM_SHARDS = 16
 DEFAULT_SEED = 0
 DEFAULT_MEMORY_BUDGET = "1G"
-MANIFEST_SUFFIX = ".manifest.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +52,8 @@ class ShuffleConfig:
     if self.output_manifest:
       return self.output_manifest
     if self.output_dataset_config_pbtxt:
-      base = self.output_dataset_config_pbtxt
-      if base.endswith(".pbtxt"):
-        base = base[:-len(".pbtxt")]
-      return base + MANIFEST_SUFFIX
-    return self.output_pattern_prefix + MANIFEST_SUFFIX
+      return manifest.manifest_path_for_config(self.output_dataset_config_pbtxt)
+    return self.output_pattern_prefix + manifest.MANIFEST_SUFFIX
 
   def validate(self) -> "ShuffleConfig":
     """Checks what can be checked without reading inputs; raises UsageError naming the flag."""

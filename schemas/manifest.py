@@ -277,3 +277,16 @@ def class_counts(manifest: Mapping[str, Any]) -> Dict[int, int]:
 __all__: List[str] = ["MANIFEST_VERSION", "ManifestError", "Tally", "build_manifest",
                       "validate_manifest", "manifest_json", "write_manifest", "parse_manifest",
                       "read_manifest", "class_counts", "fraction_key"]
+
+
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_path_for_config(config_path: str) -> str:
+  """Where the manifest of a dataset config lives: ``x.pbtxt`` -> ``x.manifest.json``.
+
+  One convention shared by the shuffle (which writes it) and the trainer (which checks the
+  data against it), so neither spells the suffix.
+  """
+  base = config_path[:-len(".pbtxt")] if config_path.endswith(".pbtxt") else config_path
+  return base + MANIFEST_SUFFIX

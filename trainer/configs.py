@@ -1,0 +1,301 @@
+"""Config presets for the trainer: ml_collections ConfigDicts, one per recipe.
+
+Why presets: DeepVariant's Keras trainer (spec 9B, ``dv_config.py``) names each training recipe
+(``base``, ``wgs``, ``exome``) and lets any field be overridden on the command line
+(``--config.learning_rate=0.01``). We keep the same knob names where DeepVariant has one, so a
+DeepVariant recipe translates field by field, and add pileflow's own knobs (fine-tune mode,
+channel adaptation, class weights as a list, determinism of the input for exact resume).
+
+Presets (``get_config(name)``; ``name+test`` shrinks any preset to a smoke-test size the way
+DeepVariant's ``+test`` suffix does):
+
+  base         DeepVariant's ``base`` (latest): InceptionV3, RMSprop, EMA 0.99, warmup 10,000.
+  wgs          DeepVariant's ``wgs`` (latest): SGD + Nesterov, lr 0.01, label smoothing 0.01,
+               a warm-start fine-tune recipe (set ``init_checkpoint``) with channel adaptation on.
+  exome        DeepVariant's ``exome`` (latest), a warm-start recipe.
+  scratch      from-scratch training: random init, AdamW, short warmup, no baseline tune.
+  tiny         the test preset: the ``tiny`` backbone, batch 8, no warmup, tune every 20 steps,
+               small shuffle buffer, few input threads; built for a 2-core CI in seconds.
+
+Field meanings are in ``_FIELD_DOCS`` (printed by ``python -m trainer.train --helpfull``).
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import ml_collections
+
+# Optimizers accepted by trainer.optim.make_optimizer.
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "nadam")
+# Fine-tune modes (Helixer's three): whole network; frozen backbone + new softmax head;
+# frozen backbone + new head with one hidden layer.
+FINE_TUNE_WHOLE = "whole"
+FINE_TUNE_FROZEN_NEW_HEAD = "frozen_backbone_new_head"
+FINE_TUNE_FROZEN_HIDDEN_HEAD = "frozen_backbone_hidden_head"
+FINE_TUNE_MODES = (FINE_TUNE_WHOLE, FINE_TUNE_FROZEN_NEW_HEAD, FINE_TUNE_FROZEN_HIDDEN_HEAD)
+MIXED_PRECISION_POLICIES = ("", "mixed_float16", "mixed_bfloat16")
+
+_FIELD_DOCS: Dict[str, str] = {
+    "model_type": "backbone name in trainer.models registry (inception_v3, resnet50_v2, ...)",
+    "train_dataset_pbtxt": "dataset_config.pbtxt of the training set (spec 8.3)",
+    "tune_dataset_pbtxt": "dataset_config.pbtxt of the tune (validation) set",
+    "best_checkpoint_metric": "tune metric that selects the best checkpoint, e.g. tune/f1_weighted",
+    "batch_size": "global batch size (split over replicas)",
+    "num_epochs": "training epochs; steps = num_examples // batch_size * num_epochs",
+    "num_validation_examples": "tune examples per tune run; 0 = the whole tune set",
+    "optimizer": "one of " + ", ".join(OPTIMIZERS),
+    "learning_rate": "peak learning rate",
+    "learning_rate_num_epochs_per_decay": "epochs per exponential-decay stair",
+    "learning_rate_decay_rate": "decay factor per stair",
+    "warmup_steps": "linear warmup from learning_rate/10 over this many steps (0 = none)",
+    "rho": "RMSprop rho", "momentum": "SGD/RMSprop momentum", "epsilon": "RMSprop/Adam epsilon",
+    "beta_1": "Adam beta_1", "beta_2": "Adam beta_2",
+    "use_ema": "keep an exponential moving average of the weights; tune/export use it",
+    "ema_momentum": "EMA decay per step",
+    "optimizer_weight_decay": "decoupled weight decay inside the optimizer (AdamW style)",
+    "weight_decay": "L2 penalty on conv and dense kernels (added to the loss)",
+    "label_smoothing": "label smoothing of the categorical cross-entropy",
+    "class_weights": "comma-separated weight per label 0,1,2 (e.g. '1,1,2'); '' = unweighted",
+    "backbone_dropout_rate": "dropout between the pooled backbone and the head",
+    "early_stopping_patience": "tunes without improvement before stopping (<=0: never stop)",
+    "tune_every_steps": "tune this often (also at every epoch end and at the last step)",
+    "log_every_steps": "train summaries and progress line this often",
+    "steps_per_iter": "train steps inside one tf.function call",
+    "checkpoint_every_steps": "save resumable training state this often (also at every tune)",
+    "keep_top_k": "best checkpoints kept (only improving ones are saved)",
+    "init_checkpoint": "warm start: our checkpoint or a DeepVariant tf.keras checkpoint prefix",
+    "adapt_channels": "allow warm start from a checkpoint with another channel count",
+    "fine_tune_mode": "one of " + ", ".join(FINE_TUNE_MODES),
+    "head_hidden_units": "hidden units of the frozen_backbone_hidden_head head",
+    "mixed_precision": "'' (float32), mixed_float16 (GPU) or mixed_bfloat16 (TPU/CPU)",
+    "seed": "seed of weights init, file order and record shuffle",
+    "shuffle_buffer_elements": "record shuffle buffer of the training input",
+    "input_read_threads": "files read in parallel (interleave cycle length)",
+    "prefetch_buffer_bytes": "read buffer per TFRecord file",
+    "deterministic_input": "fixed record order per (seed, epoch) so a resume continues exactly",
+    "limit": "if > 0, train on at most this many batches per epoch (smoke tests)",
+    "image_summaries": "example images written to TensorBoard at the first log",
+    "expected_channels": "comma-separated channel enum values the model expects ('' = data's)",
+    "trial": "trial number (hyper-parameter search bookkeeping, logged only)",
+}
+
+
+def _base() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.model_type = "inception_v3"
+  c.trial = 0
+  c.train_dataset_pbtxt = ""
+  c.tune_dataset_pbtxt = ""
+  c.best_checkpoint_metric = "tune/f1_weighted"
+  c.batch_size = 16384
+  c.num_epochs = 10
+  c.num_validation_examples = 1_500_000
+  c.optimizer = "rmsprop"
+  c.learning_rate = 0.001
+  c.learning_rate_num_epochs_per_decay = 2.0
+  c.learning_rate_decay_rate = 0.947
+  c.warmup_steps = 10_000
+  c.rho = 0.9
+  c.momentum = 0.9
+  c.epsilon = 1.0
+  c.beta_1 = 0.9
+  c.beta_2 = 0.999
+  c.use_ema = True
+  c.ema_momentum = 0.99
+  c.optimizer_weight_decay = 0.0
+  c.weight_decay = 0.00004
+  c.label_smoothing = 1e-6
+  c.class_weights = ""
+  c.backbone_dropout_rate = 0.2
+  c.early_stopping_patience = 250
+  c.tune_every_steps = 12_800
+  c.log_every_steps = 1_280
+  c.steps_per_iter = 128
+  c.checkpoint_every_steps = 1_280
+  c.keep_top_k = 5
+  c.init_checkpoint = ""
+  c.adapt_channels = False
+  c.fine_tune_mode = FINE_TUNE_WHOLE
+  c.head_hidden_units = 256
+  c.mixed_precision = ""
+  c.seed = 400620758
+  c.shuffle_buffer_elements = 50_000
+  c.input_read_threads = 8
+  c.prefetch_buffer_bytes = 16_000_000
+  c.deterministic_input = True
+  c.limit = 0
+  c.image_summaries = 3
+  c.expected_channels = ""
+  return c
+
+
+def _wgs() -> ml_collections.ConfigDict:
+  c = _base()
+  c.num_validation_examples = 150_000
+  c.optimizer = "sgd"
+  c.momentum = 0.9
+  c.use_ema = True
+  c.ema_momentum = 0.99
+  c.weight_decay = 0.0001
+  c.early_stopping_patience = 100
+  c.learning_rate = 0.01
+  c.learning_rate_num_epochs_per_decay = 2.25
+  c.learning_rate_decay_rate = 0.9999
+  c.warmup_steps = 0
+  c.label_smoothing = 0.01
+  # pileflow: a fine-tune of a released model on 7-channel (insert_size) data is the usual use.
+  c.adapt_channels = True
+  return c
+
+
+def _exome() -> ml_collections.ConfigDict:
+  c = _wgs()
+  c.num_validation_examples = 0
+  c.num_epochs = 20
+  c.weight_decay = 1e-5
+  c.early_stopping_patience = 250
+  c.learning_rate_decay_rate = 0.5
+  c.warmup_steps = 5000
+  return c
+
+
+def _scratch() -> ml_collections.ConfigDict:
+  c = _base()
+  c.optimizer = "adamw"
+  c.learning_rate = 0.001
+  c.optimizer_weight_decay = 0.004
+  c.epsilon = 1e-7
+  c.warmup_steps = 1000
+  c.use_ema = True
+  c.label_smoothing = 0.01
+  c.init_checkpoint = ""
+  return c
+
+
+def _shrink_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """DeepVariant's ``+test`` suffix: tiny batches and budgets, no warmup, no warm start."""
+  c.batch_size = 4
+  c.num_epochs = 2
+  c.num_validation_examples = 0
+  c.warmup_steps = 0
+  c.limit = 50
+  c.steps_per_iter = 4
+  c.shuffle_buffer_elements = 50
+  c.input_read_threads = 2
+  c.tune_every_steps = 20
+  c.log_every_steps = 10
+  c.checkpoint_every_steps = 10
+  c.init_checkpoint = ""
+  return c
+
+
+def _tiny() -> ml_collections.ConfigDict:
+  c = _shrink_for_test(_base())
+  c.model_type = "tiny"
+  c.batch_size = 8
+  c.num_epochs = 1
+  c.limit = 0
+  c.optimizer = "adam"
+  c.learning_rate = 0.003
+  c.epsilon = 1e-7
+  c.use_ema = False
+  c.weight_decay = 0.0
+  c.backbone_dropout_rate = 0.0
+  c.early_stopping_patience = 0
+  c.keep_top_k = 2
+  c.image_summaries = 2
+  return c
+
+
+PRESETS = {"base": _base, "wgs": _wgs, "exome": _exome, "scratch": _scratch, "tiny": _tiny}
+
+
+def get_config(name: str = "base") -> ml_collections.ConfigDict:
+  """The preset ``name``; ``name+test`` applies the smoke-test shrink on top.
+
+  Accepts DeepVariant's spelling ``dv_config.py:wgs`` / ``trainer/configs.py:wgs`` too (the part
+  after the last ':' names the preset).
+
+  Raises:
+    ValueError: unknown preset name (the message lists the known ones).
+  """
+  spec = name.rsplit(":", 1)[-1]
+  base, _, suffix = spec.partition("+")
+  if base not in PRESETS or suffix not in ("", "test"):
+    raise ValueError(f"--config: unknown preset {name!r}; known: "
+                     f"{', '.join(sorted(PRESETS))} (optionally with +test)")
+  c = PRESETS[base]()
+  if suffix == "test":
+    c = _shrink_for_test(c)
+  c.preset = spec
+  return c
+
+
+def field_doc(key: str) -> str:
+  return _FIELD_DOCS.get(key, "")
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Checks value ranges once, before anything is built; raises ValueError naming the key."""
+  def need(ok: bool, key: str, why: str) -> None:
+    if not ok:
+      raise ValueError(f"--config.{key}={c[key]!r}: {why}")
+  need(bool(c.train_dataset_pbtxt), "train_dataset_pbtxt", "required (a dataset_config.pbtxt)")
+  need(bool(c.tune_dataset_pbtxt), "tune_dataset_pbtxt", "required (a dataset_config.pbtxt)")
+  need(c.batch_size > 0, "batch_size", "must be > 0")
+  need(c.num_epochs > 0, "num_epochs", "must be > 0")
+  need(c.num_validation_examples >= 0, "num_validation_examples", "must be >= 0")
+  need(c.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+  need(c.learning_rate > 0, "learning_rate", "must be > 0")
+  need(0 < c.learning_rate_decay_rate <= 1, "learning_rate_decay_rate", "must be in (0, 1]")
+  need(c.learning_rate_num_epochs_per_decay > 0, "learning_rate_num_epochs_per_decay",
+       "must be > 0")
+  need(c.warmup_steps >= 0, "warmup_steps", "must be >= 0")
+  need(0 <= c.ema_momentum < 1, "ema_momentum", "must be in [0, 1)")
+  need(c.weight_decay >= 0, "weight_decay", "must be >= 0")
+  need(0 <= c.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
+  need(0 <= c.backbone_dropout_rate < 1, "backbone_dropout_rate", "must be in [0, 1)")
+  need(c.tune_every_steps > 0, "tune_every_steps", "must be > 0")
+  need(c.log_every_steps > 0, "log_every_steps", "must be > 0")
+  need(c.steps_per_iter > 0, "steps_per_iter", "must be > 0")
+  need(c.checkpoint_every_steps > 0, "checkpoint_every_steps", "must be > 0")
+  need(c.keep_top_k > 0, "keep_top_k", "must be > 0")
+  need(c.fine_tune_mode in FINE_TUNE_MODES, "fine_tune_mode",
+       f"must be one of {', '.join(FINE_TUNE_MODES)}")
+  need(c.head_hidden_units > 0, "head_hidden_units", "must be > 0")
+  need(c.mixed_precision in MIXED_PRECISION_POLICIES, "mixed_precision",
+       "must be '', mixed_float16 or mixed_bfloat16")
+  need(c.shuffle_buffer_elements > 0, "shuffle_buffer_elements", "must be > 0")
+  need(c.input_read_threads > 0, "input_read_threads", "must be > 0")
+  need(c.limit >= 0, "limit", "must be >= 0")
+  need("/" in c.best_checkpoint_metric and c.best_checkpoint_metric.startswith("tune/"),
+       "best_checkpoint_metric", "must name a tune metric, e.g. tune/f1_weighted")
+  parse_class_weights(c.class_weights)  # raises with its own message
+  parse_channel_list(c.expected_channels)
+  if c.fine_tune_mode != FINE_TUNE_WHOLE:
+    need(bool(c.init_checkpoint), "fine_tune_mode",
+         "a frozen-backbone mode needs --config.init_checkpoint (nothing to freeze otherwise)")
+
+
+def parse_class_weights(text: str):
+  """``'1,2,1'`` -> (1.0, 2.0, 1.0); ``''`` -> None (unweighted). One weight per label 0..2."""
+  if not text:
+    return None
+  try:
+    weights = tuple(float(w) for w in text.split(","))
+  except ValueError:
+    raise ValueError(f"--config.class_weights={text!r}: expected 3 comma-separated numbers")
+  if len(weights) != 3 or min(weights) < 0:
+    raise ValueError(f"--config.class_weights={text!r}: expected 3 non-negative numbers "
+                     "(labels 0, 1, 2)")
+  return weights
+
+
+def parse_channel_list(text: str):
+  """``'1,2,3,4,5,6,19'`` -> (1, ..., 19); ``''`` -> None (take the data's channels)."""
+  if not text:
+    return None
+  try:
+    return tuple(int(v) for v in str(text).replace(" ", "").split(",") if v)
+  except ValueError:
+    raise ValueError(f"--config.expected_channels={text!r}: expected comma-separated integers")
