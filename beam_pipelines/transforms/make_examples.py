@@ -44,10 +44,12 @@ class _MakeUnitExamplesFn(beam.DoFn):
   """Makes the examples of one work unit and writes them to the unit's chunk file."""
 
   def __init__(self, ref: str, reads: Tuple[str, ...], truth: Optional[str],
-               confident: Optional[str], opts: ExampleMakerOptions, outputs: ExampleOutputs,
-               total_units: int):
+               confident: Optional[str], opts: ExampleMakerOptions,
+               outputs: Optional[ExampleOutputs], total_units: int,
+               label: str = "make_examples"):
     self._ref, self._reads, self._truth, self._confident = ref, reads, truth, confident
     self._opts, self._outputs, self._total_units = opts, outputs, total_units
+    self._label = label
 
   def setup(self):
     self._fasta = FastaReader(self._ref)
@@ -66,7 +68,8 @@ class _MakeUnitExamplesFn(beam.DoFn):
         self._counters[name] = Metrics.counter(counters.NAMESPACE, name)
       self._counters[name].inc(value)
 
-  def process(self, unit):
+  def _make(self, unit: WorkUnit):
+    """Examples of one unit in output order, with merged counts and the first image shape."""
     records: List[bytes] = []
     total = counters.merge([])
     shape = None
@@ -81,16 +84,20 @@ class _MakeUnitExamplesFn(beam.DoFn):
       records.extend(result.records)
       total.update(result.counts)
       shape = shape or result.shape
-    path = self._outputs.write_chunk(unit.index, records) if records else None
     self._count(total)
     self._done += 1
     self._examples += len(records)
     elapsed = max(time.time() - self._started, 1e-9)
     # Printed, not logged: the multi-process DirectRunner relays worker logs through Beam's
     # logger, while worker stderr reaches the terminal (and Dataflow's worker logs) directly.
-    print(f"make_examples: unit {unit.index + 1}/{self._total_units} {unit.label}: "
+    print(f"{self._label}: unit {unit.index + 1}/{self._total_units} {unit.label}: "
           f"{len(records)} examples (this worker: {self._done} units, {self._examples} examples, "
           f"{self._examples / elapsed:.1f} examples/s)", file=sys.stderr, flush=True)
+    return records, total, shape
+
+  def process(self, unit):
+    records, total, shape = self._make(unit)
+    path = self._outputs.write_chunk(unit.index, records) if records else None
     yield UnitResult(unit.index, shard_of(unit.index, self._outputs.num_shards), path,
                      len(records), shape, dict(total))
 
@@ -104,6 +111,15 @@ class _MakeUnitExamplesFn(beam.DoFn):
           handle.close()
         except (OSError, ValueError) as e:
           log.debug("ignoring error while closing inputs: %s", e)
+
+
+class _MakeUnitRecordsFn(_MakeUnitExamplesFn):
+  """Emits one unit's serialized examples as elements, for a pipeline that shuffles them next
+  (make_dataset): no chunk files, no unshuffled copy on disk."""
+
+  def process(self, unit):
+    records, _, _ = self._make(unit)
+    yield from records
 
 
 class _AssembleShardFn(beam.DoFn):
@@ -141,3 +157,20 @@ class MakeExamples(beam.PTransform):
             | "KeyByShard" >> beam.Map(lambda r: (r.shard, r))
             | "GroupChunksByShard" >> beam.GroupByKey()
             | "AssembleShard" >> beam.ParDo(_AssembleShardFn(self._outputs)))
+
+
+class MakeExampleRecords(beam.PTransform):
+  """Work units -> PCollection of serialized examples (unordered), for make_dataset."""
+
+  def __init__(self, units: List[WorkUnit], ref: str, reads: Tuple[str, ...],
+               truth: Optional[str], confident: Optional[str], opts: ExampleMakerOptions,
+               label: str):
+    super().__init__()
+    self._units = units
+    self._fn = _MakeUnitRecordsFn(ref, reads, truth, confident, opts, None, len(units), label)
+
+  def expand(self, pbegin):
+    return (pbegin
+            | "CreateUnits" >> beam.Create(self._units)
+            | "Rebalance" >> beam.Reshuffle()
+            | "MakeUnitRecords" >> beam.ParDo(self._fn))

@@ -1,0 +1,115 @@
+"""make_dataset end to end: BAM -> shuffled splits with configs and manifests, in one pipeline."""
+import collections
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from google.protobuf import text_format
+
+from schemas import example_format, tfrecord
+from schemas.protos import deepvariant_pb2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+  d = tmp_path_factory.mktemp("dssim") / "data"
+  subprocess.run([sys.executable, "-m", "beam_pipelines.simulate", "--output_dir", str(d),
+                  "--contigs", "s1:60000,s2:40000", "--seed", "11"], cwd=ROOT, check=True,
+                 capture_output=True)
+  return d
+
+
+def _cli(prog, *args):
+  return subprocess.run([sys.executable, "-m", f"beam_pipelines.{prog}", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=600)
+
+
+def _dataset_args(sim, out, *extra):
+  sample = (f"name=SIM reads={sim / 'reads.bam'} truth={sim / 'truth.vcf.gz'} "
+            f"confident={sim / 'confident.bed'}")
+  return ["--ref", str(sim / "reference.fa"), "--sample", sample, "--split", "train=s1",
+          "--split", "tune=s2:1-20000", "--split", "test=s2:20001-40000", "--output_dir",
+          str(out), "--num_shards", "3", "--seed", "4", "--downsample_fraction", "1.0,0.5",
+          "--allow_label_imbalance", *extra]
+
+
+def _records(pattern):
+  return [r for p in sorted(glob.glob(pattern)) for r in tfrecord.read_records(p)]
+
+
+def _digests(out):
+  return {os.path.relpath(p, out): hashlib.sha256(open(p, "rb").read()).hexdigest()
+          for p in sorted(glob.glob(str(out / "*" / "*.tfrecord.gz")))}
+
+
+@pytest.fixture(scope="module")
+def dataset(sim, tmp_path_factory):
+  out = tmp_path_factory.mktemp("ds") / "out"
+  proc = _cli("make_dataset", *_dataset_args(sim, out))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return out, proc.stdout
+
+
+def test_splits_hold_exactly_make_examples_records_shuffled(sim, dataset, tmp_path):
+  out, _ = dataset
+  me = tmp_path / "me" / "train.tfrecord.gz"
+  proc = _cli("make_examples", "--mode", "training", "--ref", str(sim / "reference.fa"),
+              "--reads", str(sim / "reads.bam"), "--truth_variants", str(sim / "truth.vcf.gz"),
+              "--confident_regions", str(sim / "confident.bed"), "--regions", "s1",
+              "--downsample_fraction", "1.0,0.5", "--sample_name", "SIM", "--examples", str(me))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  ordered = list(tfrecord.read_records(str(me)))
+  shuffled = _records(str(out / "train" / "train-*-of-00003.tfrecord.gz"))
+  assert collections.Counter(shuffled) == collections.Counter(ordered)  # same records
+  assert shuffled != ordered  # but not in genome order
+
+
+def test_configs_and_manifests(dataset):
+  out, stdout = dataset
+  for split in ("train", "tune", "test"):
+    text = open(out / split / "dataset_config.pbtxt").read()
+    cfg = text_format.Parse(text, deepvariant_pb2.DeepVariantDatasetConfig())
+    records = _records(str(out / split / f"{split}-*-of-00003.tfrecord.gz"))
+    assert cfg.name == split and cfg.num_examples == len(records) > 0
+    assert sorted(glob.glob(cfg.tfrecord_path)) == sorted(
+        glob.glob(str(out / split / f"{split}-*.tfrecord.gz")))
+    manifest = json.load(open(out / split / "dataset_config.manifest.json"))
+    labels = collections.Counter(example_format.decode_example(r).label for r in records)
+    assert {int(k): v for k, v in manifest["class_counts"].items()} == dict(labels)
+    assert set(manifest["downsample_fraction_counts"]) == {"1", "0.5"}
+    assert manifest["sample_counts"] == {"SIM": len(records)}
+    assert f"{split}:" in stdout  # the end-of-run summary names every split
+  assert not glob.glob(str(out / "*" / "unshuffled"))  # no intermediate copy kept
+
+
+def test_rerun_and_two_workers_give_identical_bytes(sim, dataset, tmp_path):
+  out, _ = dataset
+  again = tmp_path / "again"
+  proc = _cli("make_dataset", *_dataset_args(sim, again),
+              "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert _digests(again) == _digests(out) and len(_digests(out)) == 9
+
+
+def test_overlapping_splits_refused_before_any_work(sim, tmp_path):
+  out = tmp_path / "bad"
+  args = _dataset_args(sim, out)
+  args[args.index("tune=s2:1-20000")] = "tune=s1:50001-60000"
+  proc = _cli("make_dataset", *args)
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert proc.returncode == 2
+  assert lines == ["make_dataset: error: splits 'train' and 'tune' overlap on 10,000 bp "
+                   "(first: s1:50001-60000); a locus may be in one split only"]
+  assert not out.exists()
+
+
+def test_existing_split_outputs_refused_without_overwrite(sim, dataset):
+  out, _ = dataset
+  proc = _cli("make_dataset", *_dataset_args(sim, out))
+  assert proc.returncode == 2 and "--overwrite" in proc.stderr.strip().splitlines()[-1]
