@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: set up (idempotent), then run pileflow end to end on its embedded default:
-# a dataset the simulator makes from a seed, processed with Beam's DirectRunner.
+# a dataset the simulator makes from a seed -> make_dataset (make examples + global shuffle
+# into train/tune/test splits, Beam DirectRunner) -> a short training run on CPU.
 # Outputs land in pileflow-out/ (git-ignored); rerunning replaces them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,35 +10,50 @@ py=.venv/bin/python
 out=${PILEFLOW_OUT:-pileflow-out}
 workers=${PILEFLOW_WORKERS:-$(nproc)}
 mkdir -p "$out"
-
-echo
-echo "== 1/2 simulate a small dataset (2 contigs, 300 kb, 30x, 2x150 bp) =="
-$py -m beam_pipelines.simulate --output_dir "$out/simulated" --overwrite --seed 1
-
-echo
-echo "== 2/2 make_examples: labeled pileup examples (training mode, insert_size channel, 2 downsample fractions) =="
 sim="$out/simulated"
-$py -m beam_pipelines.make_examples --mode training \
-  --ref "$sim/reference.fa" --reads "$sim/reads.bam" \
-  --truth_variants "$sim/truth.vcf.gz" --confident_regions "$sim/confident.bed" \
-  --channels insert_size --downsample_fraction 1.0,0.5 \
-  --examples "$out/examples/train.tfrecord@4.gz" \
-  --direct_running_mode=multi_processing --direct_num_workers="$workers" 2> "$out/make_examples.log" \
-  || { cat "$out/make_examples.log" >&2; exit 1; }
+
+echo
+echo "== 1/3 simulate a small dataset (2 contigs, 300 kb, 30x, 2x150 bp) =="
+$py -m beam_pipelines.simulate --output_dir "$sim" --overwrite --seed 1
+
+echo
+echo "== 2/3 make_dataset: labeled examples (insert_size channel, 2 downsample fractions), shuffled into splits =="
+$py -m beam_pipelines.make_dataset --ref "$sim/reference.fa" \
+  --sample "name=SIM reads=$sim/reads.bam truth=$sim/truth.vcf.gz confident=$sim/confident.bed" \
+  --split train=sim1 --split tune=sim2:1-50000 --split test=sim2:50001-100000 \
+  --channels insert_size --downsample_fraction 1.0,0.5 --num_shards 4 --seed 1 \
+  --output_dir "$out/dataset" --overwrite \
+  --direct_running_mode=multi_processing --direct_num_workers="$workers" \
+  2> "$out/make_dataset.log" || { cat "$out/make_dataset.log" >&2; exit 1; }
+
+echo
+echo "== 3/3 train: a tiny CNN for 3 epochs on CPU, best checkpoint chosen on tune/f1_weighted =="
+rm -rf "$out/train"
+$py -m trainer.train --config=tiny --experiment_dir="$out/train" \
+  --config.train_dataset_pbtxt="$out/dataset/train/dataset_config.pbtxt" \
+  --config.tune_dataset_pbtxt="$out/dataset/tune/dataset_config.pbtxt" \
+  --config.num_epochs=3 > "$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
+grep -E "^train: (best|done)" "$out/train.log"
 
 echo
 echo "== outputs in $out/ =="
-echo "  simulated/       reference.fa, reads.bam(+.bai), truth.vcf.gz(+.tbi), confident.bed, simulation.json"
-echo "  examples/        train.tfrecord-0000N-of-00004.gz shards of tf.Examples [100, 221, 7],"
-echo "                   each with .example_info.json; train.tfrecord.summary.json has every counter"
-echo "  make_examples.log  per-unit progress"
-$py - "$out/examples/train.tfrecord.summary.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-c = s["counters"]
-print(f"  {s['examples']} examples of shape {s['shape']} in {len(s['shards'])} shards, "
-      f"{s['seconds']} s; classes: " + ", ".join(
-          f"{k.rsplit('_', 1)[1]}={v}" for k, v in c.items() if k.startswith("examples_class_"))
-      + "; downsample fractions: " + ", ".join(
-          f"{k.rsplit('_', 1)[1]}={v}" for k, v in c.items() if k.startswith("examples_downsample_")))
+echo "  simulated/        reference.fa, reads.bam(+.bai), truth.vcf.gz(+.tbi), confident.bed, simulation.json"
+echo "  dataset/<split>/  <split>-0000N-of-00004.tfrecord.gz (shuffled tf.Examples), dataset_config.pbtxt,"
+echo "                    dataset_config.manifest.json, example_info.json  (splits: train, tune, test)"
+echo "  train/            best_checkpoint.json, checkpoints/, export/saved_model, export/deepvariant/model.ckpt, log.txt"
+echo "  make_dataset.log, train.log"
+$py - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+for split in ("train", "tune", "test"):
+  m = json.load(open(os.path.join(out, "dataset", split, "dataset_config.manifest.json")))
+  classes = ", ".join(f"{k}={v}" for k, v in sorted(m["class_counts"].items()))
+  fractions = ", ".join(f"{k}={v}" for k, v in sorted(m["downsample_fraction_counts"].items()))
+  print(f"  {split:5s} {m['num_examples']:5d} examples {m['image_shape']}; classes {classes}; "
+        f"downsample fractions {fractions}")
+best = json.load(open(os.path.join(out, "train", "best_checkpoint.json")))
+metrics = best.get("metrics", {})
+print(f"  best checkpoint: step {best.get('step')}, tune/f1_weighted "
+      f"{metrics.get('tune/f1_weighted', float('nan')):.3f}, tune/categorical_accuracy "
+      f"{metrics.get('tune/categorical_accuracy', float('nan')):.3f}")
 PY

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
 import gzip
 import json
 import logging
@@ -686,9 +687,11 @@ def write_dataset_files(*, name: Optional[str], config_path: Optional[str],
   complete.
   """
   if config_path:
+    # A local prefix is written absolute: readers resolve a relative tfrecord_path against
+    # the config's own folder, which is not where a relative prefix was meant from.
+    prefix = outputs.prefix if "://" in outputs.prefix else os.path.abspath(outputs.prefix)
     text = dataset_config.format_dataset_config(
-        name, summary.tally.examples, dict(summary.tally.labels), input_pattern_list,
-        outputs.prefix)
+        name, summary.tally.examples, dict(summary.tally.labels), input_pattern_list, prefix)
     _write_via_temp(outputs, config_path, text.encode("utf-8"))
   manifest = manifest_lib.build_manifest(
       name=name or fs.basename(outputs.prefix), shard_pattern=outputs.shard_pattern,
