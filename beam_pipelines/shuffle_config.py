@@ -109,7 +109,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                  "instead of failing")
   flags.add_bool(parser, "overwrite", False, "replace shards already under the output prefix")
   flags.add_bool(parser, "allow_label_imbalance", False,
-                 "accept a class over 95% or an empty class (still warned)")
+                 "accept a class over 95%% or an empty class (still warned)")
 
 
 def from_args(args: argparse.Namespace) -> ShuffleConfig:
