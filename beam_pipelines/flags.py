@@ -74,6 +74,19 @@ def setup_logging() -> None:
   logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
 
 
+def root_cause(exc: BaseException, wanted) -> BaseException:
+  """The innermost exception of a type in ``wanted`` along ``exc``'s cause/context chain, or
+  ``exc`` itself. Beam wraps a worker's error; the input error inside is the one to show."""
+  seen = exc
+  while True:
+    if isinstance(seen, wanted):
+      return seen
+    nxt = seen.__cause__ or seen.__context__
+    if nxt is None:
+      return exc
+    seen = nxt
+
+
 def strip_beam_context(message: str) -> str:
   """Drops the " [while running 'Step/Name']" Beam appends to a worker's error message."""
   import re

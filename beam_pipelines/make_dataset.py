@@ -186,7 +186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   except inputs.INPUT_ERRORS as e:
     flags.fail(PROG, flags.strip_beam_context(str(e)))
   except Exception as e:  # noqa: BLE001 - a worker failure: report its input cause in one line
-    cause = make_examples._root_cause(e)
+    cause = flags.root_cause(e, inputs.INPUT_ERRORS)
     if cause is not e:
       flags.fail(PROG, flags.strip_beam_context(str(cause)))
     raise

@@ -147,18 +147,6 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   return summary
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-  """Beam wraps worker errors; the innermost pileflow input error is the one to show."""
-  seen = exc
-  while True:
-    if isinstance(seen, inputs.INPUT_ERRORS):
-      return seen
-    nxt = seen.__cause__ or seen.__context__
-    if nxt is None:
-      return exc
-    seen = nxt
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
   flags.setup_logging()
   parser = flags.OneLineArgumentParser(
@@ -174,7 +162,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   except inputs.INPUT_ERRORS as e:
     flags.fail(PROG, flags.strip_beam_context(str(e)))
   except Exception as e:  # noqa: BLE001 - a worker failure: report its cause in one line
-    cause = _root_cause(e)
+    cause = flags.root_cause(e, inputs.INPUT_ERRORS)
     if cause is not e:
       flags.fail(PROG, flags.strip_beam_context(str(cause)))
     raise
