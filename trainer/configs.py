@@ -77,6 +77,13 @@ _FIELD_DOCS: Dict[str, str] = {
     "image_summaries": "example images written to TensorBoard at the first log",
     "expected_channels": "comma-separated channel enum values the model expects ('' = data's)",
     "trial": "trial number (hyper-parameter search bookkeeping, logged only)",
+    "calling_tune_examples": "calling-mode examples of a small held-out region; when set, tunes "
+                             "also call it and score tune/calling_f1 etc. (trainer.calling_tune)",
+    "calling_tune_truth": "truth VCF for the calling tune",
+    "calling_tune_confident_regions": "confident-regions BED for the calling tune",
+    "calling_tune_ref": "reference FASTA (.fai) the calling tune examples were made from",
+    "calling_tune_regions": "region(s) the calling tune examples cover (chr:start-end or BED)",
+    "calling_tune_every": "run the calling pass every N tunes (and at step 0 and the last step)",
 }
 
 
@@ -126,6 +133,12 @@ def _base() -> ml_collections.ConfigDict:
   c.limit = 0
   c.image_summaries = 3
   c.expected_channels = ""
+  c.calling_tune_examples = ""
+  c.calling_tune_truth = ""
+  c.calling_tune_confident_regions = ""
+  c.calling_tune_ref = ""
+  c.calling_tune_regions = ""
+  c.calling_tune_every = 1
   return c
 
 
@@ -270,6 +283,14 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(c.limit >= 0, "limit", "must be >= 0")
   need("/" in c.best_checkpoint_metric and c.best_checkpoint_metric.startswith("tune/"),
        "best_checkpoint_metric", "must name a tune metric, e.g. tune/f1_weighted")
+  if c.best_checkpoint_metric.startswith("tune/calling_"):
+    need(bool(c.calling_tune_examples), "best_checkpoint_metric",
+         "a calling-level metric needs --config.calling_tune_examples (and its truth)")
+  if c.calling_tune_examples:
+    for key in ("calling_tune_truth", "calling_tune_confident_regions", "calling_tune_ref",
+                "calling_tune_regions"):
+      need(bool(c[key]), key, "required with --config.calling_tune_examples")
+    need(c.calling_tune_every > 0, "calling_tune_every", "must be > 0")
   parse_class_weights(c.class_weights)  # raises with its own message
   parse_channel_list(c.expected_channels)
   if c.fine_tune_mode != FINE_TUNE_WHOLE:

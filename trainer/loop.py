@@ -44,6 +44,7 @@ import tf_keras
 from schemas import _files
 from schemas import example_info as example_info_lib
 from schemas import labels as labels_lib
+from trainer import calling_tune
 from trainer import checkpoints as ckpt_lib
 from trainer import configs
 from trainer import input_pipeline as inp
@@ -130,6 +131,14 @@ class Experiment:
     replicas = self.strategy.num_replicas_in_sync
     if gb % replicas:
       raise ValueError(f"--config.batch_size={gb} must be divisible by the {replicas} replicas")
+    self.calling_tuner = None
+    if cfg.calling_tune_examples:  # calling-level tune: read and check everything before step 0
+      try:
+        self.calling_tuner = calling_tune.CallingTuner.from_config(cfg, log=self.log)
+        self.calling_tuner.check_layout(self.train_info.shape, self.channels,
+                                        cfg.train_dataset_pbtxt)
+      except ValueError as e:
+        raise inp.InputError(str(e)) from None
 
   def _write_run_files(self) -> None:
     if not self.is_chief:
@@ -311,6 +320,8 @@ class Experiment:
         label_smoothing=self.cfg.label_smoothing, class_weights=cw)
     out = {f"tune/{k}": v for k, v in values.items()}
     out["epoch"] = step / self.steps_per_epoch
+    if self.calling_tuner is not None and self.calling_tuner.due(step, self.num_train_steps):
+      out.update(self.calling_tuner.score(self.eval_model))
     with self.writer.as_default():
       for key, value in out.items():
         summaries.scalar(key, value, step)
@@ -345,6 +356,13 @@ class Experiment:
     return path
 
   def _after_tune(self, step: int, selector, metrics, baseline: bool = False):
+    if (calling_tune.is_calling_metric(self.cfg.best_checkpoint_metric) and
+        self.cfg.best_checkpoint_metric not in metrics):
+      # A calling-level metric selects, and this tune skipped the calling pass: no decision.
+      self.tunes.append({"step": step, **metrics})
+      self.log(f"tune at step {step}: no calling pass this tune (every "
+               f"{self.cfg.calling_tune_every}); selection unchanged")
+      return selection.Decision(value=float("nan"), improved=False, stop=False)
     decision = selector.update(step, metrics, baseline=baseline)
     self.tunes.append({"step": step, **metrics})
     if decision.improved:
@@ -457,7 +475,11 @@ class Experiment:
           while True:  # fault injection for resume tests: wait to be killed
             time.sleep(3600)
     self.writer.flush()
-    return self._finish(step, stopped, selector, resumed_from)
+    result = self._finish(step, stopped, selector, resumed_from)
+    if self.is_chief:  # report.html + report.json in the experiment dir (trainer/report.py)
+      from trainer import report as report_lib
+      report_lib.write_report_for_experiment(self, result)
+    return result
 
   def _finish(self, step, stopped, selector, resumed_from) -> RunResult:
     state = selector.state

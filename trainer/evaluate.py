@@ -1,0 +1,214 @@
+"""Benchmark a VCF against a truth VCF in confident regions: ``python -m trainer.evaluate``.
+
+Local::
+
+  python -m trainer.evaluate --calls out/calls.vcf.gz --truth truth.vcf.gz \\
+      --confident_regions confident.bed --ref ref.fa --regions sim2:50001-100000 \\
+      --stratification homopolymers=hp.bed --output_csv out/calls.summary.csv
+
+(On the cloud the same command runs on a VM with the files copied locally; evaluation is
+single-threaded and takes seconds for a chromosome-sized region.)
+
+Prints a hap.py-like table (SNP and INDEL rows, one more per stratum) and writes it as CSV
+(``--output_csv``, default ``<calls without .vcf.gz>.summary.csv``). The matching rules are in
+``trainer.vcf_compare``; this module only reads files (pure Python, no pysam: the trainer half
+must run without it) and checks that the inputs belong together:
+
+* every contig the calls use must be in the reference, with the same length where the calls'
+  header says one, and calls and truth headers must agree on the length of every contig both
+  list: a VCF made against another reference is refused with one line naming both files;
+* ``--regions`` (literals ``chr:start-end``, 1-based inclusive, or BED files) restricts the
+  evaluation, e.g. to the held-out region the calls were made on, by intersecting it with the
+  confident regions.
+
+Exit codes: 0 done, 1 bad input (one line on stderr), 2 bad flags.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from trainer import genome_files as gf
+from trainer import vcf_compare
+
+PROG = "evaluate"
+_LITERAL = re.compile(r"^(?P<contig>[^:\s]+)(?::(?P<start>[\d,]+)-(?P<end>[\d,]+))?$")
+
+
+class EvaluationError(ValueError):
+  """Inputs that cannot be compared; one line naming the file(s) and why."""
+
+
+def parse_regions(text: str, ref_contigs: Mapping[str, int]) -> List[Tuple[str, int, int]]:
+  """Space/comma-free region list -> 0-based half-open intervals.
+
+  Each item is a BED file path or a literal ``chr``/``chr:start-end`` (1-based, inclusive,
+  commas allowed in numbers).
+  """
+  out: List[Tuple[str, int, int]] = []
+  for item in text.split():
+    if os.path.exists(item):
+      out.extend(gf.read_bed(item))
+      continue
+    m = _LITERAL.match(item)
+    if not m or m.group("contig") not in ref_contigs:
+      raise EvaluationError(f"--regions {item!r}: neither a file nor a region on a reference "
+                            "contig (chr or chr:start-end)")
+    contig = m.group("contig")
+    if m.group("start") is None:
+      out.append((contig, 0, ref_contigs[contig]))
+    else:
+      start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
+      if start < 1 or end < start:
+        raise EvaluationError(f"--regions {item!r}: start must be >= 1 and <= end")
+      out.append((contig, start - 1, end))
+  return out
+
+
+def check_contigs(calls_path: str, calls: gf.VcfHeader, calls_records: Sequence[gf.VcfRecord],
+                  truth_path: str, truth: gf.VcfHeader, truth_contigs: Sequence[str],
+                  ref_path: str, ref_contigs: Mapping[str, int]) -> None:
+  """Refuses calls and truth that come from different references (module docstring).
+
+  Only contigs that carry records are compared: real headers often disagree on contigs nobody
+  uses (GIAB's b37 truth lists chrM at 16,569 bp, an hg19 BAM header at 16,571).
+
+  Raises:
+    EvaluationError: calls on a contig the reference lacks, or a used contig whose length in
+      a VCF header differs from the reference's.
+  """
+  for r in calls_records:
+    if r.contig not in ref_contigs:
+      shown = ", ".join(list(ref_contigs)[:5]) + (", ..." if len(ref_contigs) > 5 else "")
+      raise EvaluationError(f"{calls_path}:{r.line}: contig {r.contig!r} is not in the "
+                            f"reference {ref_path} (contigs {shown}); calls made against "
+                            "another reference?")
+  used = sorted({r.contig for r in calls_records} | set(truth_contigs))
+  for name in used:
+    for path, header in ((calls_path, calls), (truth_path, truth)):
+      length = header.contigs.get(name)
+      if name in ref_contigs and length is not None and length != ref_contigs[name]:
+        raise EvaluationError(f"{path}: contig {name} has length {length} but {ref_path} "
+                              f"says {ref_contigs[name]}; calls, truth and reference must "
+                              "come from the same reference")
+
+
+def to_records(records: Sequence[gf.VcfRecord]) -> List[vcf_compare.Record]:
+  return [vcf_compare.Record(r.contig, r.start, r.ref, r.alts, r.genotype, r.passing)
+          for r in records]
+
+
+class TruthSet:
+  """Truth records, confident regions (optionally cut to ``regions``) and the reference.
+
+  Read once, reusable for many call sets (the trainer's calling-level tune uses it so).
+  """
+
+  def __init__(self, truth_vcf: str, confident_bed: str, ref: str,
+               regions: Optional[str] = None):
+    self.truth_path, self.ref_path = truth_vcf, ref
+    self.reference = gf.FastaReader(ref)
+    self.ref_contigs = dict(self.reference.contigs)
+    self.header, records = gf.read_vcf(truth_vcf)
+    confident = gf.read_bed(confident_bed)
+    if not confident:
+      raise EvaluationError(f"{confident_bed}: no intervals; nothing is confident")
+    self.confident = gf.IntervalSet(confident)
+    self.regions = gf.IntervalSet(parse_regions(regions, self.ref_contigs)) if regions else None
+    self.records = to_records(records)
+
+  def is_confident(self, contig: str, start: int, end: int) -> bool:
+    return (self.confident.contains(contig, start, end) and
+            (self.regions is None or self.regions.contains(contig, start, end)))
+
+  def fetch(self, contig: str, start: int, end: int) -> str:
+    if contig not in self.ref_contigs:
+      return ""
+    return self.reference.fetch(contig, start, end)
+
+  def compare(self, query: Sequence[vcf_compare.Record],
+              strata: Optional[Mapping[str, gf.IntervalSet]] = None
+              ) -> List[Dict[str, object]]:
+    comparison = vcf_compare.compare(self.records, query, self.is_confident, self.fetch)
+    return vcf_compare.summarize(
+        comparison, {name: s.overlaps for name, s in (strata or {}).items()})
+
+
+def evaluate_files(calls_vcf: str, truth: TruthSet,
+                   strata: Optional[Mapping[str, str]] = None) -> List[Dict[str, object]]:
+  """Reads ``calls_vcf``, checks it against the truth and reference, returns summary rows."""
+  header, records = gf.read_vcf(calls_vcf)
+  check_contigs(calls_vcf, header, records, truth.truth_path, truth.header,
+                sorted({r.contig for r in truth.records}), truth.ref_path, truth.ref_contigs)
+  strata_sets = {name: gf.IntervalSet(gf.read_bed(path)) for name, path in (strata or {}).items()}
+  return truth.compare(to_records(records), strata_sets)
+
+
+def default_csv_path(calls_vcf: str) -> str:
+  base = calls_vcf
+  for suffix in (".gz", ".vcf"):
+    if base.endswith(suffix):
+      base = base[:-len(suffix)]
+  return base + ".summary.csv"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+  def error(self, message):
+    sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
+    sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p.add_argument("--calls", required=True, help="VCF to benchmark (plain or bgzipped)")
+  p.add_argument("--truth", required=True, help="truth VCF (plain or bgzipped)")
+  p.add_argument("--confident_regions", required=True, help="BED of confident regions")
+  p.add_argument("--ref", required=True,
+                 help="reference FASTA with .fai (bgzipped needs .gzi): left-alignment, "
+                      "haplotype matching and contig checks")
+  p.add_argument("--regions", default="",
+                 help="restrict to these regions (literals chr:start-end, 1-based, or BED "
+                      "files), e.g. the region the calls were made on")
+  p.add_argument("--stratification", action="append", default=[],
+                 help="NAME=BED: add rows for the alleles overlapping BED (repeatable)")
+  p.add_argument("--output_csv", default="", help="CSV summary (default <calls>.summary.csv)")
+  return p
+
+
+def _parse_strata(items: Sequence[str], parser) -> Dict[str, str]:
+  out = {}
+  for item in items:
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+      parser.error(f"--stratification {item!r}: expected NAME=BED")
+    out[name] = path
+  return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  strata = _parse_strata(args.stratification, parser)
+  try:
+    truth = TruthSet(args.truth, args.confident_regions, args.ref, args.regions or None)
+    rows = evaluate_files(args.calls, truth, strata)
+  except (EvaluationError, gf.GenomeFileError) as e:
+    sys.stderr.write(f"{PROG}: error: {' '.join(str(e).split())}\n")
+    return 1
+  csv_path = args.output_csv or default_csv_path(args.calls)
+  tmp = csv_path + ".tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.write(vcf_compare.to_csv(rows))
+  os.replace(tmp, csv_path)
+  print(vcf_compare.format_table(rows))
+  scores = vcf_compare.overall_scores(rows)
+  print(f"{PROG}: SNP+INDEL recall {scores['recall']:.4f} precision {scores['precision']:.4f} "
+        f"F1 {scores['f1']:.4f}; wrote {csv_path}", flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
