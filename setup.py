@@ -37,6 +37,7 @@ PIPELINES = [
     "google-crc32c>=1.5",
     "psutil>=5.9",
     "numba>=0.60",  # compiles the realigner's Smith-Waterman kernel
+    "matplotlib>=3.8",  # show_examples pictures and the dataset report
 ]
 TRAINER = [
     "tensorflow>=2.21,<2.22",

@@ -27,6 +27,13 @@ $py -m beam_pipelines.make_dataset --ref "$sim/reference.fa" \
   2> "$out/make_dataset.log" || { cat "$out/make_dataset.log" >&2; exit 1; }
 
 echo
+echo "== dataset report and a few pileup pictures =="
+$py -m beam_pipelines.report --dataset_dir "$out/dataset"
+rm -rf "$out/pictures"
+$py -m beam_pipelines.show_examples --output_dir "$out/pictures" --num 6 \
+  --examples "$out/dataset/train/train-?????-of-?????.tfrecord.gz"
+
+echo
 echo "== 3/3 train: a tiny CNN for 3 epochs on CPU, best checkpoint chosen on tune/f1_weighted =="
 rm -rf "$out/train"
 $py -m trainer.train --config=tiny --experiment_dir="$out/train" \
@@ -41,6 +48,9 @@ echo "  simulated/        reference.fa, reads.bam(+.bai), truth.vcf.gz(+.tbi), c
 echo "  dataset/<split>/  <split>-0000N-of-00004.tfrecord.gz (shuffled tf.Examples), dataset_config.pbtxt,"
 echo "                    dataset_config.manifest.json, example_info.json  (splits: train, tune, test)"
 echo "  train/            best_checkpoint.json, checkpoints/, export/saved_model, export/deepvariant/model.ckpt, log.txt"
+echo "  dataset/report.html  dataset report (class balance, variant types, indel lengths, reads, label QA)"
+echo "  pictures/         pileup pictures of 6 training examples (show_examples)"
+echo "  train/report.html training report (curves, confusion matrices, why the best checkpoint won)"
 echo "  make_dataset.log, train.log"
 $py - "$out" <<'PY'
 import json, os, sys

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything pileflow needs on a fresh Debian/Ubuntu machine, idempotently:
 #   - Debian packages the tests and benchmarks compare against: samtools, bcftools, tabix
+#   - Debian chromium: the report tests open the HTML reports headless and screenshot them
 #   - a virtual environment at .venv/ with pileflow installed editable, all extras
 # Reruns are cheap: the pip step is skipped while setup.py/pyproject.toml are unchanged.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 need_apt=()
-for tool in samtools bcftools tabix; do
+for tool in samtools bcftools tabix chromium; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
