@@ -54,6 +54,8 @@ DEV = [
     "pytest>=8",
     "pytest-xdist>=3.5",
     "psutil>=5.9",
+    "dask>=2024.1",  # tests run the pipelines on a dask.distributed LocalCluster
+    "distributed>=2024.1",
 ]
 
 
