@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 1: set up (idempotent), then run pileflow end to end on its embedded default:
 # a dataset the simulator makes from a seed -> make_dataset (make examples + global shuffle
-# into train/tune/test splits, Beam DirectRunner) -> a short training run on CPU.
+# into train/tune/test splits, Beam DirectRunner) -> a short training run on CPU -> calls on
+# the held-out test region -> a benchmark of those calls against the truth.
 # Outputs land in pileflow-out/ (git-ignored); rerunning replaces them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +14,11 @@ mkdir -p "$out"
 sim="$out/simulated"
 
 echo
-echo "== 1/3 simulate a small dataset (2 contigs, 300 kb, 30x, 2x150 bp) =="
+echo "== 1/5 simulate a small dataset (2 contigs, 300 kb, 30x, 2x150 bp) =="
 $py -m beam_pipelines.simulate --output_dir "$sim" --overwrite --seed 1
 
 echo
-echo "== 2/3 make_dataset: labeled examples (insert_size channel, 2 downsample fractions), shuffled into splits =="
+echo "== 2/5 make_dataset: labeled examples (insert_size channel, 2 downsample fractions), shuffled into splits =="
 $py -m beam_pipelines.make_dataset --ref "$sim/reference.fa" \
   --sample "name=SIM reads=$sim/reads.bam truth=$sim/truth.vcf.gz confident=$sim/confident.bed" \
   --split train=sim1 --split tune=sim2:1-50000 --split test=sim2:50001-100000 \
@@ -34,13 +35,31 @@ $py -m beam_pipelines.show_examples --output_dir "$out/pictures" --num 6 \
   --examples "$out/dataset/train/train-?????-of-?????.tfrecord.gz"
 
 echo
-echo "== 3/3 train: a tiny CNN for 3 epochs on CPU, best checkpoint chosen on tune/f1_weighted =="
+echo "== 3/5 train: a tiny CNN for 3 epochs on CPU, best checkpoint chosen on tune/f1_weighted =="
 rm -rf "$out/train"
 $py -m trainer.train --config=tiny --experiment_dir="$out/train" \
   --config.train_dataset_pbtxt="$out/dataset/train/dataset_config.pbtxt" \
   --config.tune_dataset_pbtxt="$out/dataset/tune/dataset_config.pbtxt" \
   --config.num_epochs=3 > "$out/train.log" 2>&1 || { cat "$out/train.log" >&2; exit 1; }
 grep -E "^train: (best|done)" "$out/train.log"
+
+echo
+echo "== 4/5 call the held-out test region (sim2:50001-100000) with the best model =="
+rm -rf "$out/calling" "$out/calls"
+$py -m beam_pipelines.make_examples --mode calling --ref "$sim/reference.fa" --reads "$sim/reads.bam" \
+  --regions sim2:50001-100000 --channels insert_size --examples "$out/calling/test.tfrecord@4.gz" \
+  --direct_running_mode=multi_processing --direct_num_workers="$workers" \
+  2> "$out/make_examples_calling.log" || { cat "$out/make_examples_calling.log" >&2; exit 1; }
+$py -m trainer.call --examples "$out/calling/test.tfrecord@4.gz" --model "$out/train" \
+  --ref "$sim/reference.fa" --outfile "$out/calls/test.vcf.gz" > "$out/call.log" 2>&1 \
+  || { cat "$out/call.log" >&2; exit 1; }
+grep "^call:" "$out/call.log"
+
+echo
+echo "== 5/5 evaluate the calls against the truth in the confident regions =="
+$py -m trainer.evaluate --calls "$out/calls/test.vcf.gz" --truth "$sim/truth.vcf.gz" \
+  --confident_regions "$sim/confident.bed" --ref "$sim/reference.fa" \
+  --regions sim2:50001-100000 --output_csv "$out/calls/test.summary.csv"
 
 echo
 echo "== outputs in $out/ =="
@@ -51,7 +70,9 @@ echo "  train/            best_checkpoint.json, checkpoints/, export/saved_model
 echo "  dataset/report.html  dataset report (class balance, variant types, indel lengths, reads, label QA)"
 echo "  pictures/         pileup pictures of 6 training examples (show_examples)"
 echo "  train/report.html training report (curves, confusion matrices, why the best checkpoint won)"
-echo "  make_dataset.log, train.log"
+echo "  calling/          test.tfrecord-0000N-of-00004.gz (calling-mode examples of sim2:50001-100000)"
+echo "  calls/            test.vcf.gz(+.tbi) (the model's calls), test.summary.csv (the table above)"
+echo "  make_dataset.log, train.log, make_examples_calling.log, call.log"
 $py - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]
