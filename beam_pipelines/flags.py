@@ -93,6 +93,24 @@ def strip_beam_context(message: str) -> str:
   return re.sub(r"\s*\[while running '[^']*'\]", "", message).strip()
 
 
+def run_or_fail(prog: str, body, input_errors=()):
+  """Runs ``body()``; bad flags or bad input become one line on stderr and exit code 2.
+
+  ``input_errors`` are the exception types that mean "bad input" (a missing index, a malformed
+  BED, ...). When Beam wraps one raised in a worker, the wrapped one is reported. Anything else
+  is a bug and propagates with its traceback.
+  """
+  try:
+    return body()
+  except UsageError as e:
+    fail(prog, strip_beam_context(str(e)))
+  except Exception as e:  # noqa: BLE001 - classified below, re-raised when not bad input
+    cause = root_cause(e, tuple(input_errors)) if input_errors else e
+    if input_errors and isinstance(cause, tuple(input_errors)):
+      fail(prog, strip_beam_context(str(cause)))
+    raise
+
+
 def fail(prog: str, message: str) -> NoReturn:
   sys.stderr.write(f"{prog}: error: {message}\n")
   sys.exit(EXIT_USAGE)

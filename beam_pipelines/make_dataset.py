@@ -178,18 +178,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   config_lib.add_flags(parser)
   args, beam_args = flags.parse_known(parser, argv)
   argv = list(sys.argv[1:] if argv is None else argv)
-  try:
-    cfg = config_lib.from_args(args).validate()
-    summary = run(cfg, beam_args, argv)
-  except (flags.UsageError, splits.SplitError) as e:
-    flags.fail(PROG, flags.strip_beam_context(str(e)))
-  except inputs.INPUT_ERRORS as e:
-    flags.fail(PROG, flags.strip_beam_context(str(e)))
-  except Exception as e:  # noqa: BLE001 - a worker failure: report its input cause in one line
-    cause = flags.root_cause(e, inputs.INPUT_ERRORS)
-    if cause is not e:
-      flags.fail(PROG, flags.strip_beam_context(str(cause)))
-    raise
+  cfg = flags.run_or_fail(PROG, lambda: config_lib.from_args(args).validate())
+  summary = flags.run_or_fail(PROG, lambda: run(cfg, beam_args, argv),
+                              inputs.INPUT_ERRORS + (splits.SplitError,))
   _print_summary(summary, cfg)
   return 0
 

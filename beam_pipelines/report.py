@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import io
 import os
 import sys
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -191,20 +190,6 @@ def qa_warnings(splits: Sequence[SplitInput], scans: Sequence[stats_lib.SplitSca
 
 
 # ---- plots --------------------------------------------------------------------------------------
-def _figure(width_in: float, height_in: float):
-  from matplotlib.figure import Figure
-  return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
-
-
-def figure_png(fig) -> bytes:
-  """PNG bytes of a matplotlib Figure (Agg, no pyplot state)."""
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  FigureCanvasAgg(fig)
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png", dpi=100, facecolor="white")
-  return buf.getvalue()
-
-
 def _colors(n: int):
   from matplotlib import colormaps
   cmap = colormaps["tab10"]
@@ -214,7 +199,8 @@ def _colors(n: int):
 def grouped_bars(title: str, groups: Sequence[str], series: Dict[str, Sequence[float]],
                  ylabel: str, annotate: Optional[Dict[str, Sequence[str]]] = None) -> bytes:
   """Bars per group (x) and series (colour), e.g. classes x splits."""
-  fig = _figure(max(5.0, 1.1 * len(groups) * max(1, len(series)) * 0.5 + 2), 3.4)
+  fig = report_html.new_figure(
+      max(5.0, 1.1 * len(groups) * max(1, len(series)) * 0.5 + 2), 3.4)
   ax = fig.add_subplot()
   width = 0.8 / max(1, len(series))
   x = np.arange(len(groups))
@@ -228,7 +214,7 @@ def grouped_bars(title: str, groups: Sequence[str], series: Dict[str, Sequence[f
   ax.set_title(title)
   ax.legend(fontsize=8)
   ax.margins(y=0.15)
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 def class_balance_plot(names: Sequence[str], counts: Sequence[SplitCounts]) -> bytes:
@@ -245,7 +231,7 @@ def class_balance_plot(names: Sequence[str], counts: Sequence[SplitCounts]) -> b
 def mix_plot(title: str, names: Sequence[str], mixes: Sequence[Dict[str, int]],
              order: Sequence[str]) -> bytes:
   """Stacked horizontal bars of fractions (one bar per split), counts in the legend."""
-  fig = _figure(7.0, 0.6 * len(names) + 1.6)
+  fig = report_html.new_figure(7.0, 0.6 * len(names) + 1.6)
   ax = fig.add_subplot()
   left = np.zeros(len(names))
   for key, color in zip(order, _colors(len(order))):
@@ -262,13 +248,13 @@ def mix_plot(title: str, names: Sequence[str], mixes: Sequence[Dict[str, int]],
   ax.set_xlabel("share of examples")
   ax.set_title(title)
   ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 def histogram_plot(title: str, xlabel: str, names: Sequence[str],
                    values: Sequence[Sequence[int]], empty_text: str) -> bytes:
   """Integer histograms (one step line per split, unit bins)."""
-  fig = _figure(7.0, 3.4)
+  fig = report_html.new_figure(7.0, 3.4)
   ax = fig.add_subplot()
   flat = [v for vs in values for v in vs]
   if not flat:
@@ -287,7 +273,7 @@ def histogram_plot(title: str, xlabel: str, names: Sequence[str],
     ax.set_ylabel("examples")
     ax.legend(fontsize=8)
   ax.set_title(title)
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 def contig_plot(names: Sequence[str], scans: Sequence[stats_lib.SplitScan]) -> bytes:
@@ -296,7 +282,7 @@ def contig_plot(names: Sequence[str], scans: Sequence[stats_lib.SplitScan]) -> b
     for contig, n in scan.contigs.items():
       totals[contig] = totals.get(contig, 0) + n
   contigs = sorted(totals, key=lambda c: (-totals[c], c))[:MAX_CONTIGS]
-  fig = _figure(7.0, 0.28 * max(3, len(contigs)) + 1.4)
+  fig = report_html.new_figure(7.0, 0.28 * max(3, len(contigs)) + 1.4)
   ax = fig.add_subplot()
   left = np.zeros(len(contigs))
   for name, scan, color in zip(names, scans, _colors(len(names))):
@@ -308,7 +294,7 @@ def contig_plot(names: Sequence[str], scans: Sequence[stats_lib.SplitScan]) -> b
   ax.set_title("Examples per contig" + (f" (top {MAX_CONTIGS})" if len(totals) > MAX_CONTIGS
                                         else ""))
   ax.legend(fontsize=8)
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,7 +307,7 @@ class Pick:
 def picture_grid(picks: Dict[int, List[Pick]], per_class: int) -> bytes:
   """Rows = classes, columns = sampled examples; each cell is the RGB composite."""
   classes = sorted(picks)
-  fig = _figure(3.0 * per_class, 2.0 * max(1, len(classes)))
+  fig = report_html.new_figure(3.0 * per_class, 2.0 * max(1, len(classes)))
   for row, label in enumerate(classes):
     for col in range(per_class):
       ax = fig.add_subplot(len(classes), per_class, row * per_class + col + 1)
@@ -344,7 +330,7 @@ def picture_grid(picks: Dict[int, List[Pick]], per_class: int) -> bytes:
                       if 0 <= i < len(v.alternate_bases))
       ax.set_title(f"{pick.split} {pick.record.locus}\n{v.reference_bases[:10]}>{alts[:10]} "
                    f"gt {show_examples.genotype_text(pick.record)}", fontsize=7)
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 # ---- the page -----------------------------------------------------------------------------------

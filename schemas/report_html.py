@@ -62,6 +62,23 @@ window.addEventListener('load', function () {
 """
 
 
+def new_figure(width_in: float, height_in: float):
+  """A matplotlib Figure with no pyplot state (matplotlib is imported here, only when a report
+  is drawn, so importing schemas stays light)."""
+  from matplotlib.figure import Figure
+  return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
+
+
+def figure_png(fig) -> bytes:
+  """PNG bytes of a matplotlib Figure (Agg canvas, white background)."""
+  import io
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  FigureCanvasAgg(fig)
+  buf = io.BytesIO()
+  fig.savefig(buf, format="png", dpi=100, facecolor="white")
+  return buf.getvalue()
+
+
 def png_data_uri(png: bytes) -> str:
   """``data:image/png;base64,...`` for embedding PNG bytes in an ``<img src>``."""
   if not png.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -53,6 +53,7 @@ from schemas import example_format as ef
 from schemas import example_info as example_info_lib
 from schemas import sharding
 from schemas.protos import variants_pb2
+from trainer import cli
 from trainer import genome_files as gf
 from trainer import postprocess
 
@@ -435,14 +436,8 @@ def run(cfg: CallConfig, log=print) -> Dict[str, object]:
   return summary
 
 
-class _OneLineParser(argparse.ArgumentParser):
-  def error(self, message):
-    sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
-    sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-  p = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
   p.add_argument("--examples", required=True,
                  help="calling-mode examples: path, glob or sharded spec (x.tfrecord@8.gz)")
   p.add_argument("--model", "--checkpoint", dest="model", required=True,

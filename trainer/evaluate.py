@@ -31,6 +31,7 @@ import re
 import sys
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from trainer import cli
 from trainer import genome_files as gf
 from trainer import vcf_compare
 
@@ -155,14 +156,8 @@ def default_csv_path(calls_vcf: str) -> str:
   return base + ".summary.csv"
 
 
-class _OneLineParser(argparse.ArgumentParser):
-  def error(self, message):
-    sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
-    sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-  p = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
   p.add_argument("--calls", required=True, help="VCF to benchmark (plain or bgzipped)")
   p.add_argument("--truth", required=True, help="truth VCF (plain or bgzipped)")
   p.add_argument("--confident_regions", required=True, help="BED of confident regions")

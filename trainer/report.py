@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import json
 import math
 import os
@@ -195,23 +194,10 @@ def report_warnings(confusion: Optional[Mapping[str, np.ndarray]],
 
 
 # ---- plots --------------------------------------------------------------------------------------
-def _figure(width_in: float, height_in: float):
-  from matplotlib.figure import Figure
-  return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
-
-
-def figure_png(fig) -> bytes:
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  FigureCanvasAgg(fig)
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png", dpi=100, facecolor="white")
-  return buf.getvalue()
-
-
 def curves_plot(title: str, curves: Curves, series: Sequence[Tuple[str, str]],
                 best_step: Optional[int], ylabel: str, log_y: bool = False) -> bytes:
   """Lines for each (tag, legend label) present; a dashed line marks the best step."""
-  fig = _figure(6.4, 3.4)
+  fig = report_html.new_figure(6.4, 3.4)
   ax = fig.add_subplot()
   drawn = 0
   for tag, label in series:
@@ -234,13 +220,13 @@ def curves_plot(title: str, curves: Curves, series: Sequence[Tuple[str, str]],
   ax.set_title(title)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 def confusion_plot(confusion: Mapping[str, np.ndarray]) -> bytes:
   """One heat map per subset (all, snp, indel): colour = share of the true class, text = count."""
   subsets = [s for s in SUBSETS if s in confusion]
-  fig = _figure(4.0 * len(subsets), 3.8)
+  fig = report_html.new_figure(4.0 * len(subsets), 3.8)
   for i, name in enumerate(subsets):
     cm = np.asarray(confusion[name], np.int64)
     rows = cm.sum(axis=1, keepdims=True)
@@ -259,7 +245,7 @@ def confusion_plot(confusion: Mapping[str, np.ndarray]) -> bytes:
     total = int(cm.sum())
     acc = np.trace(cm) / total if total else float("nan")
     ax.set_title(f"{name}: {total} examples, accuracy {acc:.3f}", fontsize=10)
-  return figure_png(fig)
+  return report_html.figure_png(fig)
 
 
 # ---- the page -----------------------------------------------------------------------------------

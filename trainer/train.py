@@ -28,21 +28,14 @@ from typing import List, Optional, Tuple
 
 import ml_collections
 
+from trainer import cli
 from trainer import configs
 
 PROG = "train"
 
 
-class _OneLineParser(argparse.ArgumentParser):
-  """argparse whose errors are one line on stderr and exit code 2."""
-
-  def error(self, message):
-    sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
-    sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-  p = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
   p.add_argument("--config", default="base",
                  help="preset name (base, wgs, exome, scratch, tiny; '+test' to shrink)")
   p.add_argument("--experiment_dir", required=True,
