@@ -158,7 +158,7 @@ class AlleleCounts:
     return sums
 
 
-def reference_span(reads: Iterable[Read], region: Range, contig_length: int) -> Range:
+def counting_span(reads: Iterable[Read], region: Range, contig_length: int) -> Range:
   """The reference interval ``count_alleles`` needs for ``reads`` over ``region`` (0-based).
 
   Deletions anchored inside the region read reference bases up to the read's end, which may lie
@@ -177,7 +177,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
   """Counts alleles of ``reads`` at every position of ``region`` (0-based half-open).
 
   ``ref`` must cover ``region`` and, for deletions anchored inside it, the deleted bases (see
-  ``reference_span``); a deletion running past the window but not past the contig end raises
+  ``counting_span``); a deletion running past the window but not past the contig end raises
   ``ReferenceWindowError`` (a caller bug, not a data problem). See the module docstring for the
   exact rules.
   """
@@ -258,7 +258,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
             if del_end > ref.end:
               raise ReferenceWindowError(
                   f"read {read.key}: deletion {ref.contig}:[{rpos},{del_end}) runs past the "
-                  f"reference window end {ref.end}; fetch reference_span(reads, region)")
+                  f"reference window end {ref.end}; fetch counting_span(reads, region)")
             deleted = ref_seq[rpos - ref_start:del_end - ref_start]
             if _ACGT.issuperset(deleted):
               allele = ReadAllele(prev + deleted, DELETION, False)

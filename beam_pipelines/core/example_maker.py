@@ -76,6 +76,8 @@ def reference_span(partition: Range, reads: Sequence[Read], width: int,
                    contig_length: int) -> Range:
   """Reference bases one partition needs (0-based half-open), clipped to the contig.
 
+  A superset of ``allele_counter.counting_span`` (what counting alone needs).
+
   Covers the image windows of candidates inside the partition (half a width each side), the
   aligned span of every read (deletions past the partition end), and the haplotype labeler's
   padding (+20 bp after the last variant, -1 before the first) and the realigner's margin

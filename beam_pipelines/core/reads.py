@@ -9,6 +9,7 @@ Coordinates are 0-based, half-open, as everywhere inside pileflow.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Tuple
 
 import numpy as np
@@ -82,9 +83,10 @@ class Read:
     """Read key used for allele support: ``fragment_name/read_number``."""
     return f"{self.name}/{self.read_number}"
 
-  @property
+  @functools.cached_property
   def end(self) -> int:
-    """0-based exclusive end of the aligned reference span."""
+    """0-based exclusive end of the aligned reference span (computed once: the span is asked
+    for by the partition's reference span, the allele counter and the pileup's read window)."""
     return self.start + sum(n for op, n in self.cigar if op in REF_CONSUMING)
 
   def cigar_string(self) -> str:

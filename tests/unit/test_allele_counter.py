@@ -8,7 +8,7 @@ import pytest
 from beam_pipelines.core import allele_counter as ac
 from beam_pipelines.core.allele_counter import (DELETION, INSERTION, REFERENCE, SOFT_CLIP,
                                                 SUBSTITUTION, ReadAllele, count_alleles,
-                                                reference_span)
+                                                counting_span)
 from beam_pipelines.core.reads import (CIGAR_CHARS, CIGAR_D, CIGAR_EQ, CIGAR_H, CIGAR_I,
                                        CIGAR_M, CIGAR_N, CIGAR_P, CIGAR_S, CIGAR_X, Read,
                                        parse_cigar)
@@ -152,7 +152,7 @@ def test_deletion_off_the_contig_end_is_dropped():
 
 
 def test_deletion_past_window_inside_contig_is_a_caller_error():
-  with pytest.raises(ReferenceWindowError, match="reference_span"):
+  with pytest.raises(ReferenceWindowError, match="counting_span"):
     count(read("GT", 128, "2M5D"))
 
 
@@ -245,8 +245,8 @@ def test_sum_allele_counts_and_depths():
 
 def test_reference_span_covers_deletions_past_partition():
   reads = [read("ACGTGTAC", 100, "4M2D4M"), read("AC", 150, "2M")]
-  assert reference_span(reads, Range("chr1", 100, 105), 10_000) == Range("chr1", 100, 110)
-  assert reference_span(reads, Range("chr1", 100, 105), 107) == Range("chr1", 100, 107)
+  assert counting_span(reads, Range("chr1", 100, 105), 10_000) == Range("chr1", 100, 110)
+  assert counting_span(reads, Range("chr1", 100, 105), 107) == Range("chr1", 100, 107)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from beam_pipelines.core.allele_counter import count_alleles, reference_span
+from beam_pipelines.core.allele_counter import count_alleles, counting_span
 from beam_pipelines.core.candidates import VscOptions, call_candidates
 from beam_pipelines.core.read_filters import ReadFilterOptions, filter_reason, reservoir_sample
 from beam_pipelines.core.realign_seam import prepare_reads
@@ -100,7 +100,7 @@ def run():
     for part in parts:
       reads = [r for r in bam.fetch(part) if filter_reason(r, opts) is None]
       reads = reservoir_sample(reads, 1500)
-      span = reference_span(reads, part, length)
+      span = counting_span(reads, part, length)
       ref = fa.window(span.contig, span.start, span.end)
       reads = prepare_reads(reads, part, ref)
       out.append((len(reads), call_candidates(count_alleles(reads, ref, part), vsc, "chr20")))
