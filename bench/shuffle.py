@@ -138,38 +138,6 @@ def make_dataset(work: str, size_mb: int, files: int = 8) -> Dict:
 
 
 # ---- contenders --------------------------------------------------------------------------------
-def run_capped(cmd: List[str], cap_bytes: int, interval: float = 0.2) -> Dict:
-  """common.run_sampled with a kill switch: stops the tree when its RSS passes ``cap_bytes``."""
-  import psutil
-  import resource
-  before = resource.getrusage(resource.RUSAGE_CHILDREN)
-  start = time.perf_counter()
-  proc = psutil.Popen(cmd, cwd=common.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-  peak, killed = 0, False
-  while proc.poll() is None:
-    try:
-      procs = [proc] + proc.children(recursive=True)
-      peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
-    except psutil.Error:
-      pass
-    if peak > cap_bytes:
-      for p in reversed([proc] + proc.children(recursive=True)):
-        try:
-          p.kill()
-        except psutil.Error:
-          pass
-      killed = True
-      break
-    time.sleep(interval)
-  out, err = proc.communicate()
-  after = resource.getrusage(resource.RUSAGE_CHILDREN)
-  if proc.returncode != 0 and not killed:
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-3000:]}")
-  return {"wall_s": time.perf_counter() - start, "peak_tree_rss_mib": peak / 2**20,
-          "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-          "killed": killed}
-
-
 def run_ours(data: Dict, work: str, budget: str, workers: int, num_shards: int) -> Dict:
   out = os.path.join(work, "out-ours", os.path.basename(data["dir"]))
   shutil.rmtree(out, ignore_errors=True)
@@ -203,8 +171,8 @@ def run_dv(data: Dict, work: str, cap_bytes: int) -> Dict:
   out = os.path.join(work, "out-dv", os.path.basename(data["dir"]))
   shutil.rmtree(out, ignore_errors=True)
   os.makedirs(out)
-  r = run_capped([common.PY, os.path.abspath(__file__), "--_dv", data["pattern"],
-                  os.path.join(out, "shuffled")], cap_bytes)
+  r = common.run_sampled([common.PY, os.path.abspath(__file__), "--_dv", data["pattern"],
+                          os.path.join(out, "shuffled")], cap_bytes=cap_bytes)
   shutil.rmtree(out, ignore_errors=True)
   return r
 

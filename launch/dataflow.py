@@ -40,6 +40,8 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from launch import cli
+
 PROG = "launch.dataflow"
 PIPELINES = ("make_examples", "make_dataset", "shuffle")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -552,11 +554,7 @@ def _print_render(r: RenderedJob) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
   from beam_pipelines import flags
   flags.setup_logging()
-  argv = list(sys.argv[1:] if argv is None else argv)
-  pipeline_argv: List[str] = []
-  if "--" in argv:
-    cut = argv.index("--")
-    argv, pipeline_argv = argv[:cut], argv[cut + 1:]
+  argv, pipeline_argv = cli.split_passthrough(sys.argv[1:] if argv is None else argv)
   args = _parser().parse_args(argv)
   try:
     if args.command == "submit":

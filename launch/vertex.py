@@ -38,6 +38,8 @@ import sys
 import tempfile
 from typing import List, Optional, Sequence, Tuple
 
+from launch import cli
+
 PROG = "launch.vertex"
 TPU_TYPES = ("TPU_V2", "TPU_V3", "TPU_V4_POD", "TPU_V5_LITEPOD")
 # Vertex's prebuilt TensorFlow training images for the python-package path. Their TensorFlow
@@ -275,11 +277,7 @@ def _parser():
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  argv = list(sys.argv[1:] if argv is None else argv)
-  trainer_args: List[str] = []
-  if "--" in argv:
-    cut = argv.index("--")
-    argv, trainer_args = argv[:cut], argv[cut + 1:]
+  argv, trainer_args = cli.split_passthrough(sys.argv[1:] if argv is None else argv)
   a = _parser().parse_args(argv)
   try:
     settings = VertexSettings(
