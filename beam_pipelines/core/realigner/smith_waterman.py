@@ -33,18 +33,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-try:  # numba is an optional accelerator: same code, compiled.
-  import numba as _numba
-
-  def _jit(fn):
-    return _numba.njit(cache=True, nogil=True)(fn)
-
-  HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only where numba is absent
-  def _jit(fn):
-    return fn
-
-  HAVE_NUMBA = False
+from beam_pipelines.core.jit import HAVE_NUMBA, njit as _jit  # noqa: F401
 
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
