@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Sequence, Tuple
 
+import numpy as np
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.realigner import debruijn
 from beam_pipelines.core.realigner.fast_pass import FastPassAligner
@@ -50,8 +51,27 @@ class RealignmentResult:
   skipped_windows: int = 0
 
 
-def _overlap(a_start: int, a_end: int, b: Range) -> int:
-  return max(0, min(a_end, b.end) - max(a_start, b.start))
+def assign_reads(reads: Sequence[Read],
+                 windows: Sequence[Range]) -> Tuple[List[List[Read]], List[Read]]:
+  """Step 3: each read's window is the one its aligned span overlaps most (the first on ties);
+  returns (reads per window, reads overlapping none), both in input order."""
+  n = len(reads)
+  starts = np.fromiter((r.start for r in reads), dtype=np.int64, count=n)
+  ends = np.fromiter((r.end for r in reads), dtype=np.int64, count=n)
+  w_starts = np.array([w.start for w in windows], dtype=np.int64)
+  w_ends = np.array([w.end for w in windows], dtype=np.int64)
+  overlap = np.maximum(0, np.minimum(ends[:, None], w_ends[None, :])
+                       - np.maximum(starts[:, None], w_starts[None, :]))
+  best = overlap.argmax(axis=1)          # first maximum: the first window on ties
+  has = overlap[np.arange(n), best] > 0
+  assigned: List[List[Read]] = [[] for _ in windows]
+  unassigned: List[Read] = []
+  for r, b, h in zip(reads, best.tolist(), has.tolist()):
+    if h:
+      assigned[b].append(r)
+    else:
+      unassigned.append(r)
+  return assigned, unassigned
 
 
 def assemble_windows(reads: Sequence[Read], ref: RefWindow, windows: Sequence[Range],
@@ -83,19 +103,7 @@ def realign_short_reads(reads: Sequence[Read], region: Range, ref: RefWindow,
   assembled, skipped = assemble_windows(reads, ref, windows, opts)
   if not assembled:
     return RealignmentResult(list(reads), windows, assembled, 0, skipped)
-  assigned: List[List[Read]] = [[] for _ in assembled]
-  unassigned: List[Read] = []
-  for r in reads:
-    s, e = r.start, r.end
-    best, best_i = 0, -1
-    for i, aw in enumerate(assembled):
-      ov = _overlap(s, e, aw.window)
-      if ov > best:
-        best, best_i = ov, i
-    if best_i < 0:
-      unassigned.append(r)
-    else:
-      assigned[best_i].append(r)
+  assigned, unassigned = assign_reads(reads, [aw.window for aw in assembled])
   out = list(unassigned)
   realigned = 0
   margin = opts.ref_align_margin
