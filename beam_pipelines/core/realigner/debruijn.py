@@ -22,164 +22,631 @@ What it does, as DeepVariant v1.5's ``DeBruijnGraph::Build``:
 
 The caller drops a window whose haplotypes are only the reference (or none).
 
-Why k-mers as Python strings: windows are a few hundred bases and ~100 reads, so a graph has
-~10^4 k-mers; string hashing in dicts is the fastest structure Python offers for that, and the
-per-read bad-base scan is one numpy expression.
+How it is fast and still exact. The outcome depends on details a faster structure could easily
+change (the ``max_num_paths`` cut depends on BFS order, i.e. on each vertex's successor order,
+which v1.5 takes from the order edges were first inserted), so every step below is exact, not
+probabilistic, and keeps that order:
+
+* **One byte array per window**: the reference, then every read with MAPQ >= ``min_mapq``
+  (upper-cased), concatenated in input order. ``rem[i]`` is the number of usable bases from
+  ``i`` on within its own sequence (reference: all bases, N included, to its end; a read: good
+  bases in a row). A k-mer starting at ``i`` is a vertex iff ``rem[i] >= k`` and two consecutive
+  k-mers form an edge iff ``rem[i] >= k + 1``; scanning positions in array order is exactly the
+  order the string implementation inserted edges (reference edges first, then reads, runs, and
+  positions in order).
+* **K-mers become integer ids**: the rank of the k-mer's first occurrence in that array order.
+  The first level packs k-mers into an int64 (2 bits a base for A/C/G/T windows, 3 with an N in
+  the reference) and hashes the packed value, which is injective, so ids are exact; levels too
+  long to pack, and every later level, use ``id_{m+1}(i) = rank of (id_m(i), base[i + m])``,
+  one pass through a direct-address table (no string compare, no hash collisions).
+* **An edge is a (k+1)-mer** (its prefix and suffix k-mers are the two vertices), so the edge
+  ids are the level-(k+1) ids, their first-occurrence order is the edge insertion order, and
+  the graph for the next k reuses them as vertices: a cyclic k costs one more pass, not a new
+  graph.
+* The cycle check (Kahn), the pruning and the BFS run on integer arrays in numba kernels; only
+  spelling the finished paths touches bases again.
+
+All positions are 0-based offsets into the window (the caller's ``ref`` starts at offset 0).
 """
 from __future__ import annotations
 
-import collections
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from beam_pipelines.core.jit import njit
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.realigner.options import DeBruijnOptions
 
-_ACGT = np.zeros(256, dtype=bool)
-for _b in b"ACGT":
-  _ACGT[_b] = True
+# Fibonacci hashing multiplier (0x9E3779B97F4A7C15 as a signed 64-bit value).
+_HASH_MUL = -7046029254386353131
 
 
-def smallest_acyclic_reference_k(ref: str, opts: DeBruijnOptions) -> Optional[int]:
-  """First k in [min_k, min(max_k, len(ref) - 1)] with no repeated k-mer in ``ref``."""
-  max_k = min(opts.max_k, len(ref) - 1)
-  k = opts.min_k
-  while k <= max_k:
-    seen: Set[str] = set()
-    ok = True
-    for i in range(len(ref) - k + 1):
-      kmer = ref[i:i + k]
-      if kmer in seen:
-        ok = False
+# ----------------------------------------------------------------------------------------------
+# Kernels: integer arrays in, integer arrays out.
+# ----------------------------------------------------------------------------------------------
+
+@njit
+def _alphabet(text, nref):
+  """(symbol codes of ``text`` as uint8, alphabet size, bits per symbol).
+
+  The alphabet is A/C/G/T plus every byte of the reference (an N there is a vertex letter like
+  any other); read bytes outside it are never inside a usable k-mer, so they get code 0.
+  """
+  present = np.zeros(256, dtype=np.bool_)
+  for b in (65, 67, 71, 84):
+    present[b] = True
+  for i in range(nref):
+    present[text[i]] = True
+  lut = np.zeros(256, dtype=np.uint8)
+  sigma = 0
+  for b in range(256):
+    if present[b]:
+      lut[b] = sigma
+      sigma += 1
+  bits = 1
+  while (1 << bits) < sigma:
+    bits += 1
+  sym = np.empty(text.shape[0], dtype=np.uint8)
+  for i in range(text.shape[0]):
+    sym[i] = lut[text[i]]
+  return sym, sigma, bits
+
+
+@njit
+def _usable_run_lengths(text, qual, min_base_quality, nref, read_ends):
+  """rem[i]: usable bases from i on within i's sequence (see module docstring).
+
+  A read base is usable when it is A/C/G/T (``text`` holds reads upper-cased) with quality
+  >= ``min_base_quality``; ``qual`` covers the read part only (window offset ``nref`` on);
+  ``read_ends`` are the exclusive end offsets of the reads in the window array, in order.
+  """
+  acgt = np.zeros(256, dtype=np.bool_)
+  for b in (65, 67, 71, 84):
+    acgt[b] = True
+  n = text.shape[0]
+  rem = np.empty(n, dtype=np.int32)
+  for i in range(nref):
+    rem[i] = nref - i
+  start = nref
+  for r in range(read_ends.shape[0]):
+    end = read_ends[r]
+    run = 0
+    for i in range(end - 1, start - 1, -1):
+      run = run + 1 if acgt[text[i]] and qual[i - nref] >= min_base_quality else 0
+      rem[i] = run
+    start = end
+  return rem
+
+
+@njit
+def _packed_pass(sym, rem, npos, k, bits, out, keys, vals):
+  """One try of ``_packed_ids`` with a table of ``len(vals)`` slots; -1 if it got half full.
+
+  The table never grows inside the loop: reassigning arrays there costs numba its fast path,
+  so a full table means starting again with a larger one (rare; sizes grow 4x).
+  """
+  size = vals.shape[0]
+  log = 0
+  while (1 << log) < size:
+    log += 1
+  tmask = size - 1
+  limit = size // 2
+  kmask = (np.int64(1) << (k * bits)) - 1
+  count = 0
+  packed = np.int64(0)
+  last = min(sym.shape[0], npos + k - 1)
+  for j in range(last):
+    packed = ((packed << bits) | np.int64(sym[j])) & kmask
+    i = j - k + 1
+    if i < 0:
+      continue
+    if rem[i] < k:
+      out[i] = -1
+      continue
+    h = ((packed * _HASH_MUL) >> (64 - log)) & tmask
+    while True:
+      v = vals[h]
+      if v < 0:
+        if count == limit:
+          return -1
+        keys[h] = packed
+        vals[h] = count
+        out[i] = count
+        count += 1
         break
-      seen.add(kmer)
-    if ok:
-      return k
-    k += opts.step_k
-  return None
+      if keys[h] == packed:
+        out[i] = v
+        break
+      h = (h + 1) & tmask
+  for i in range(max(0, last - k + 1), npos):
+    out[i] = -1
+  return count
 
 
-def _good_runs(read: Read, min_base_quality: int) -> List[Tuple[int, int]]:
-  """[start, end) runs of bases usable in k-mers (upper-case A/C/G/T with quality >= min)."""
-  seq = np.frombuffer(read.seq.upper().encode("ascii"), dtype=np.uint8)
-  good = _ACGT[seq] & (np.asarray(read.qual) >= min_base_quality)
-  if good.all():
-    return [(0, len(seq))]
-  padded = np.concatenate(([False], good, [False])).astype(np.int8)
-  edges = np.flatnonzero(np.diff(padded))
-  return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+@njit
+def _packed_ids(sym, rem, npos, k, bits, out):
+  """Level-k ids of positions < ``npos`` by packing (needs ``k * bits <= 62``); returns count.
+
+  ``out[i]`` is the first-occurrence rank of the k-mer at ``i`` when ``rem[i] >= k``, else -1.
+  The packed value is injective, so an open-addressing table keyed on it gives exact ids; the
+  table starts small (a window has far fewer distinct k-mers than positions, and a table that
+  stays in cache is what makes this fast).
+  """
+  size = 4096
+  while True:
+    keys = np.empty(size, dtype=np.int64)
+    vals = np.full(size, -1, dtype=np.int32)
+    count = _packed_pass(sym, rem, npos, k, bits, out, keys, vals)
+    if count >= 0:
+      return count
+    size *= 4
+
+
+@njit
+def _extend_ids(ids, count, sym, rem, npos, m, sigma, out):
+  """Level-(m+1) ids from level-m ids (``count`` of them): the (m+1)-mer at i is the pair
+  (m-mer at i, symbol at i + m), looked up in a direct-address table of count * sigma entries.
+
+  Returns the number of distinct (m+1)-mers; ranks are first-occurrence order, like every level.
+  """
+  table = np.full(count * sigma, -1, dtype=np.int32)
+  new = 0
+  for i in range(npos):
+    if rem[i] > m:
+      key = ids[i] * sigma + sym[i + m]
+      v = table[key]
+      if v < 0:
+        v = new
+        table[key] = v
+        new += 1
+      out[i] = v
+    else:
+      out[i] = -1
+  return new
+
+
+@njit
+def _level_ids(sym, rem, npos, k, sigma, bits):
+  """Level-k ids from scratch (pack as far as 62 bits allow, then extend); (ids, count)."""
+  kp = min(k, 62 // bits)
+  cur = np.empty(npos, dtype=np.int32)
+  count = _packed_ids(sym, rem, npos, kp, bits, cur)
+  m = kp
+  while m < k:
+    nxt = np.empty(npos, dtype=np.int32)
+    count = _extend_ids(cur, count, sym, rem, npos, m, sigma, nxt)
+    cur = nxt
+    m += 1
+  return cur, count
+
+
+@njit
+def _reference_k(sym, rem, nref, min_k, max_k, step_k, sigma, bits):
+  """Smallest k = min_k + j * step_k <= max_k whose reference k-mers are all distinct, or -1.
+
+  Only reference positions take part (they come first in the window array, so ``rem`` of the
+  window serves as is).
+  """
+  k = min_k
+  if k > max_k:
+    return -1
+  ids, count = _level_ids(sym, rem, nref, k, sigma, bits)
+  while count != nref - k + 1:
+    target = k + step_k
+    if target > max_k:
+      return -1
+    while k < target:
+      nxt = np.empty(nref, dtype=np.int32)
+      count = _extend_ids(ids, count, sym, rem, nref, k, sigma, nxt)
+      ids = nxt
+      k += 1
+  return k
+
+
+@njit
+def _edge_ids(vid, vcount, sym, text, rem, nref, k, sigma, eid):
+  """The graph for k in one pass: edge ids = level-(k+1) ids (as ``_extend_ids``, into
+  ``eid``), plus per edge its tail and head vertex, occurrence count and whether the reference
+  has it (the reference comes first, so an edge's first occurrence is there if any is), and
+  the last base of every head vertex (what spelling a path needs).
+
+  Returns (edge count, eu, ev, ew, eref, vlast), edges indexed by id = insertion order.
+  """
+  table = np.full(vcount * sigma, -1, dtype=np.int32)
+  room = vcount * sigma
+  eu = np.empty(room, dtype=np.int32)
+  ev = np.empty(room, dtype=np.int32)
+  ew = np.zeros(room, dtype=np.int32)
+  eref = np.zeros(room, dtype=np.bool_)
+  vlast = np.zeros(vcount, dtype=np.uint8)
+  count = 0
+  for i in range(rem.shape[0]):
+    if rem[i] > k:
+      key = vid[i] * sigma + sym[i + k]
+      e = table[key]
+      if e < 0:
+        e = count
+        table[key] = e
+        count += 1
+        eu[e] = vid[i]
+        ev[e] = vid[i + 1]
+        eref[e] = i < nref
+        vlast[vid[i + 1]] = text[i + k]
+      ew[e] += 1
+      eid[i] = e
+    else:
+      eid[i] = -1
+  return count, eu[:count], ev[:count], ew[:count], eref[:count], vlast
+
+
+@njit
+def _csr(nv, src, dst, mask):
+  """Successor lists (CSR) of the edges with ``mask`` set, each list in edge-id order."""
+  off = np.zeros(nv + 1, dtype=np.int64)
+  for e in range(src.shape[0]):
+    if mask[e]:
+      off[src[e] + 1] += 1
+  for v in range(nv):
+    off[v + 1] += off[v]
+  fill = off[:-1].copy()
+  adj = np.empty(off[nv], dtype=np.int32)
+  for e in range(src.shape[0]):
+    if mask[e]:
+      adj[fill[src[e]]] = dst[e]
+      fill[src[e]] += 1
+  return off, adj
+
+
+@njit
+def _has_cycle(nv, eu, ev):
+  """True if the graph (all edges) has a cycle (Kahn's algorithm)."""
+  indeg = np.zeros(nv, dtype=np.int64)
+  for e in range(ev.shape[0]):
+    indeg[ev[e]] += 1
+  off, adj = _csr(nv, eu, ev, np.ones(eu.shape[0], dtype=np.bool_))
+  stack = np.empty(nv, dtype=np.int64)
+  top = 0
+  for v in range(nv):
+    if indeg[v] == 0:
+      stack[top] = v
+      top += 1
+  seen = 0
+  while top > 0:
+    top -= 1
+    u = stack[top]
+    seen += 1
+    for j in range(off[u], off[u + 1]):
+      w = adj[j]
+      indeg[w] -= 1
+      if indeg[w] == 0:
+        stack[top] = w
+        top += 1
+  return seen != nv
+
+
+@njit
+def _no_graph():
+  """``_build``'s answer when there is no graph (k = -1, empty arrays)."""
+  none = np.zeros(0, dtype=np.int32)
+  return -1, none, 0, none, none, none, np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.uint8)
+
+
+@njit
+def _build(text, qual, min_base_quality, nref, read_ends, min_k, max_k, step_k):
+  """The acyclic graph for the smallest workable k (steps 1-3), as integer arrays.
+
+  Returns (k, vertex id per window position (-1 where none), vertex count, eu, ev, ew, eref,
+  vlast); k = -1 when there is no graph.
+  """
+  sym, sigma, bits = _alphabet(text, nref)
+  rem = _usable_run_lengths(text, qual, min_base_quality, nref, read_ends)
+  n = text.shape[0]
+  k = _reference_k(sym, rem, nref, min_k, max_k, step_k, sigma, bits)
+  if k < 0:
+    return _no_graph()
+  vid, vcount = _level_ids(sym, rem, n, k, sigma, bits)
+  while True:
+    eid = np.empty(n, dtype=np.int32)
+    ecount, eu, ev, ew, eref, vlast = _edge_ids(vid, vcount, sym, text, rem, nref, k, sigma, eid)
+    if not _has_cycle(vcount, eu, ev):
+      return k, vid, vcount, eu, ev, ew, eref, vlast
+    target = k + step_k
+    if target > max_k:
+      return _no_graph()
+    # Vertices of the next k are the (k+1)-mers (edge ids) extended to the target length.
+    vid, vcount = eid, ecount
+    m = k + 1
+    while m < target:
+      nxt = np.empty(n, dtype=np.int32)
+      vcount = _extend_ids(vid, vcount, sym, rem, n, m, sigma, nxt)
+      vid = nxt
+      m += 1
+    k = target
+
+
+@njit
+def _reachable(nv, start, off, adj):
+  seen = np.zeros(nv, dtype=np.bool_)
+  stack = np.empty(nv, dtype=np.int64)
+  seen[start] = True
+  stack[0] = start
+  top = 1
+  while top > 0:
+    top -= 1
+    u = stack[top]
+    for j in range(off[u], off[u + 1]):
+      w = adj[j]
+      if not seen[w]:
+        seen[w] = True
+        stack[top] = w
+        top += 1
+  return seen
+
+
+@njit
+def _prune(nv, eu, ev, ew, eref, source, sink, min_edge_weight):
+  """(vertices kept, edges kept): step 4's weight cut, then source->sink reachability."""
+  heavy = np.empty(eu.shape[0], dtype=np.bool_)
+  for e in range(eu.shape[0]):
+    heavy[e] = eref[e] or ew[e] >= min_edge_weight
+  off, adj = _csr(nv, eu, ev, heavy)
+  poff, padj = _csr(nv, ev, eu, heavy)
+  keep = _reachable(nv, source, off, adj) & _reachable(nv, sink, poff, padj)
+  kept = np.empty(eu.shape[0], dtype=np.bool_)
+  for e in range(eu.shape[0]):
+    kept[e] = heavy[e] and keep[eu[e]] and keep[ev[e]]
+  return keep, kept
+
+
+@njit
+def _bfs(off, adj, source, sink, max_num_paths, node, parent, queue, term):
+  """Step 5's breadth-first path enumeration over successor lists ``off``/``adj``.
+
+  The string implementation's BFS step by step: a FIFO of paths (here parent pointers into
+  ``node``/``parent``), the ``max_num_paths`` test before every pop (none after the last one),
+  each vertex's successors in edge insertion order, and a path ends when it reaches the sink
+  or a vertex without successors. Returns (status, finished paths): status 1 done (``term``
+  lists the finished paths' last entries in finishing order), 0 cut by ``max_num_paths``,
+  -1 out of room (the caller retries with larger arrays; fixed arrays keep this loop tight).
+
+  After pruning every popped path has at least one successor, so finished + pending never
+  decreases and the cut amounts to "more than ``max_num_paths`` paths"; the order is kept
+  anyway, as it costs nothing and keeps this a literal transcription of v1.5's loop.
+  """
+  cap = node.shape[0]
+  node[0] = source
+  parent[0] = -1
+  npaths = 1
+  queue[0] = 0
+  head = 0
+  tail = 1
+  nterm = 0
+  while head < tail:
+    if max_num_paths != 0 and nterm + (tail - head) > max_num_paths:
+      return 0, nterm
+    p = queue[head]
+    head += 1
+    u = node[p]
+    if npaths + off[u + 1] - off[u] > cap:
+      return -1, nterm
+    for j in range(off[u], off[u + 1]):
+      v = adj[j]
+      node[npaths] = v
+      parent[npaths] = p
+      if v == sink or off[v + 1] == off[v]:
+        term[nterm] = npaths
+        nterm += 1
+      else:
+        queue[tail] = npaths
+        tail += 1
+      npaths += 1
+  return 1, nterm
+
+
+@njit
+def _haplotypes(text, k, vid, nref, nv, eu, ev, ew, eref, vlast, min_edge_weight,
+                max_num_paths):
+  """Steps 4-5: (ok, spelled bytes, offsets); ok False means no haplotypes ([]).
+
+  Haplotypes come out in BFS finishing order (the caller sorts). Each path spells the source
+  k-mer (the reference's first k bases) followed by the last base of every later vertex.
+  """
+  source = vid[0]
+  sink = vid[nref - k]
+  keep, kept = _prune(nv, eu, ev, ew, eref, source, sink, min_edge_weight)
+  off, adj = _csr(nv, eu, ev, kept)
+  empty = np.zeros(0, dtype=np.uint8)
+  no_offsets = np.zeros(1, dtype=np.int64)
+  if not keep[source] or off[source + 1] == off[source]:
+    return False, empty, no_offsets
+  cap = max(4096, 8 * nv)
+  while True:
+    node = np.empty(cap, dtype=np.int32)
+    parent = np.empty(cap, dtype=np.int64)
+    queue = np.empty(cap, dtype=np.int64)
+    term = np.empty(cap, dtype=np.int64)
+    status, nterm = _bfs(off, adj, source, sink, max_num_paths, node, parent, queue, term)
+    if status >= 0:
+      break
+    cap *= 4
+  if status == 0:
+    return False, empty, no_offsets
+  offsets = np.zeros(nterm + 1, dtype=np.int64)
+  for t in range(nterm):
+    length = k - 1
+    p = term[t]
+    while p >= 0:
+      length += 1
+      p = parent[p]
+    offsets[t + 1] = offsets[t] + length
+  out = np.empty(offsets[nterm], dtype=np.uint8)
+  for t in range(nterm):
+    pos = offsets[t + 1] - 1
+    p = term[t]
+    while parent[p] >= 0:
+      out[pos] = vlast[node[p]]
+      pos -= 1
+      p = parent[p]
+    for j in range(k):
+      out[offsets[t] + j] = text[j]
+  return True, out, offsets
+
+
+# ----------------------------------------------------------------------------------------------
+# Python surface.
+# ----------------------------------------------------------------------------------------------
+
+def _check_options(opts: DeBruijnOptions) -> None:
+  """Fails fast on k ranges the string implementation would loop on forever or misread."""
+  if opts.min_k < 1 or opts.step_k < 1:
+    raise ValueError(f"DeBruijnOptions: min_k ({opts.min_k}) and step_k ({opts.step_k}) "
+                     "must be >= 1")
+
+
+def _reference_bytes(ref: str) -> np.ndarray:
+  """The reference as uint8 (a FASTA window is ASCII; anything else fails here, loudly)."""
+  return np.frombuffer(ref.encode("ascii"), dtype=np.uint8)
+
+
+_NO_QUALS = np.zeros(0, dtype=np.uint8)
+_NO_ENDS = np.zeros(0, dtype=np.int64)
+
+
+def _window_arrays(ref: str, reads: Sequence[Read], min_mapq: int):
+  """(window bytes: reference + upper-cased reads with MAPQ >= min_mapq, the reads' qualities
+  concatenated, read end offsets in the window array).
+
+  Per-read Python work is kept to attribute reads and joins (this runs for every window):
+  qualities are joined as bytes, which is exact for the documented uint8 ``Read.qual``; any
+  other shape or dtype shows up as a length mismatch or a buffer error and takes the general
+  numpy path, which names the offending read.
+  """
+  used = [r for r in reads if r.mapq >= min_mapq]
+  ref_bytes = ref.encode("ascii")
+  if not used:
+    return _reference_bytes(ref), _NO_QUALS, _NO_ENDS
+  seqs = [r.seq for r in used]
+  read_bytes = "".join(seqs).encode("ascii").upper()
+  try:
+    qual = np.frombuffer(b"".join([r.qual for r in used]), dtype=np.uint8)
+  except (TypeError, BufferError):
+    qual = None
+  if qual is None or qual.shape[0] != len(read_bytes):
+    quals = [np.asarray(r.qual) for r in used]
+    for r, q in zip(used, quals):
+      if q.shape != (len(r.seq),):
+        raise ValueError(f"read {r.key}: qualities of shape {q.shape} for {len(r.seq)} bases")
+    qual = np.concatenate(quals)
+  ends = np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))) + len(ref)
+  return np.frombuffer(ref_bytes + read_bytes, dtype=np.uint8), qual, ends
 
 
 class DeBruijnGraph:
-  """The graph for one k (see module docstring); built by ``build_graph``."""
+  """The graph for one k (see module docstring), as integer arrays; built by ``build_graph``.
 
-  def __init__(self, ref: str, read_runs: Sequence[Tuple[str, List[Tuple[int, int]]]], k: int):
-    self.k = k
+  Vertex ids are first-occurrence ranks of k-mers in the window array; edge ``e`` goes from
+  ``eu[e]`` to ``ev[e]`` with ``ew[e]`` occurrences and ``eref[e]`` set for reference edges;
+  edge ids are in insertion order.
+  """
+
+  def __init__(self, ref: str, text: np.ndarray, k: int, vid: np.ndarray, num_vertices: int,
+               eu: np.ndarray, ev: np.ndarray, ew: np.ndarray, eref: np.ndarray,
+               vlast: np.ndarray):
     self.ref = ref
-    weights: Dict[Tuple[str, str], int] = collections.Counter()
-    ref_kmers = [ref[i:i + k] for i in range(len(ref) - k + 1)]
-    ref_edges = set(zip(ref_kmers, ref_kmers[1:]))
-    weights.update(zip(ref_kmers, ref_kmers[1:]))
-    for seq, runs in read_runs:
-      for a, b in runs:
-        if b - a <= k:
-          continue
-        kmers = [seq[i:i + k] for i in range(a, b - k + 1)]
-        weights.update(zip(kmers, kmers[1:]))
-    self.source = ref_kmers[0]
-    self.sink = ref_kmers[-1]
-    self.weights = weights
-    self.ref_edges = ref_edges
+    self.k = k
+    self._text = text
+    self._vid = vid
+    self._vlast = vlast
+    self.num_vertices = num_vertices
+    self.eu, self.ev, self.ew, self.eref = eu, ev, ew, eref
+    self.source = ref[:k]
+    self.sink = ref[len(ref) - k:]
+
+  def kmer(self, v: int) -> str:
+    """The k-mer of vertex id ``v`` (for inspection; not on the hot path)."""
+    i = int(np.flatnonzero(self._vid == v)[0])
+    return self._text[i:i + self.k].tobytes().decode("ascii")
+
+  def _kmers(self) -> List[str]:
+    """Every vertex's k-mer, by id (ids are first-occurrence ranks, so one pass finds them)."""
+    ids, first = np.unique(self._vid, return_index=True)
+    raw = self._text.tobytes()
+    return [raw[i:i + self.k].decode("ascii") for i in first[ids >= 0].tolist()]
+
+  @property
+  def weights(self) -> Dict[Tuple[str, str], int]:
+    """{(k-mer, next k-mer): occurrences} in edge insertion order (for inspection)."""
+    names = self._kmers()
+    return {(names[u], names[v]): w
+            for u, v, w in zip(self.eu.tolist(), self.ev.tolist(), self.ew.tolist())}
+
+  @property
+  def ref_edges(self) -> Set[Tuple[str, str]]:
+    """The (k-mer, next k-mer) pairs marked as reference edges (never pruned)."""
+    names = self._kmers()
+    return {(names[u], names[v]) for u, v in zip(self.eu[self.eref].tolist(),
+                                                  self.ev[self.eref].tolist())}
 
   def has_cycle(self) -> bool:
-    """True if any cycle exists anywhere in the (unpruned) graph (Kahn's algorithm)."""
-    succ: Dict[str, List[str]] = collections.defaultdict(list)
-    indeg: Dict[str, int] = collections.defaultdict(int)
-    for u, v in self.weights:
-      succ[u].append(v)
-      indeg[v] += 1
-      indeg.setdefault(u, 0)
-    stack = [v for v, d in indeg.items() if d == 0]
-    seen = 0
-    while stack:
-      u = stack.pop()
-      seen += 1
-      for v in succ.get(u, ()):
-        indeg[v] -= 1
-        if indeg[v] == 0:
-          stack.append(v)
-    return seen != len(indeg)
+    """True if any cycle exists in the unpruned graph (False for anything build_graph returns)."""
+    return bool(_has_cycle(self.num_vertices, self.eu, self.ev))
 
   def pruned_adjacency(self, min_edge_weight: int) -> Dict[str, List[str]]:
-    """Successor lists after pruning (edges kept in insertion order)."""
-    succ: Dict[str, List[str]] = collections.defaultdict(list)
-    pred: Dict[str, List[str]] = collections.defaultdict(list)
-    for (u, v), w in self.weights.items():
-      if w >= min_edge_weight or (u, v) in self.ref_edges:
-        succ[u].append(v)
-        pred[v].append(u)
-    fwd = _reachable(self.source, succ)
-    bwd = _reachable(self.sink, pred)
-    keep = fwd & bwd
-    return {u: [v for v in vs if v in keep] for u, vs in succ.items() if u in keep}
+    """Successor lists after pruning (edges in insertion order), by k-mer; for inspection."""
+    source = int(self._vid[0])
+    sink = int(self._vid[len(self.ref) - self.k])
+    keep, kept = _prune(self.num_vertices, self.eu, self.ev, self.ew, self.eref, source, sink,
+                        min_edge_weight)
+    heavy = self.eref | (self.ew >= min_edge_weight)
+    names = self._kmers()
+    adj: Dict[str, List[str]] = {}
+    for e in np.flatnonzero(heavy).tolist():
+      u, v = int(self.eu[e]), int(self.ev[e])
+      if keep[u]:
+        succ = adj.setdefault(names[u], [])
+        if kept[e]:
+          succ.append(names[v])
+    return adj
 
   def candidate_haplotypes(self, opts: DeBruijnOptions) -> List[str]:
     """Sorted haplotypes of all source->sink paths, or [] past ``max_num_paths``."""
-    adj = self.pruned_adjacency(opts.min_edge_weight)
-    if not adj.get(self.source):
+    ok, spelled, offsets = _haplotypes(self._text, self.k, self._vid, len(self.ref),
+                                       self.num_vertices, self.eu, self.ev, self.ew, self.eref,
+                                       self._vlast, opts.min_edge_weight, opts.max_num_paths)
+    if not ok:
       return []
-    terminated: List[tuple] = []
-    queue = collections.deque([(self.source, None)])
-    while queue:
-      if opts.max_num_paths and len(terminated) + len(queue) > opts.max_num_paths:
-        return []
-      path = queue.popleft()
-      for v in adj.get(path[0], ()):
-        ext = (v, path)
-        if v == self.sink or not adj.get(v):
-          terminated.append(ext)
-        else:
-          queue.append(ext)
-    haplotypes = []
-    for path in terminated:
-      kmers = []
-      node = path
-      while node is not None:
-        kmers.append(node[0])
-        node = node[1]
-      kmers.reverse()
-      haplotypes.append("".join(km[0] for km in kmers) + kmers[-1][1:])
-    return sorted(haplotypes)
+    raw = spelled.tobytes()
+    bounds = offsets.tolist()
+    return sorted(raw[a:b].decode("ascii") for a, b in zip(bounds, bounds[1:]))
 
 
-def _reachable(start: str, adj: Dict[str, List[str]]) -> Set[str]:
-  seen = {start}
-  stack = [start]
-  while stack:
-    u = stack.pop()
-    for v in adj.get(u, ()):
-      if v not in seen:
-        seen.add(v)
-        stack.append(v)
-  return seen
+def smallest_acyclic_reference_k(ref: str, opts: DeBruijnOptions) -> Optional[int]:
+  """First k in [min_k, min(max_k, len(ref) - 1)] (steps of step_k) with no repeated k-mer in
+  ``ref``; None if there is none."""
+  _check_options(opts)
+  text = _reference_bytes(ref)
+  sym, sigma, bits = _alphabet(text, len(ref))
+  rem = np.arange(len(ref), 0, -1, dtype=np.int32)
+  k = _reference_k(sym, rem, len(ref), opts.min_k, min(opts.max_k, len(ref) - 1), opts.step_k,
+                   sigma, bits)
+  return None if k < 0 else int(k)
 
 
 def build_graph(ref: str, reads: Sequence[Read],
                 opts: DeBruijnOptions = DeBruijnOptions()) -> Optional[DeBruijnGraph]:
-  """The acyclic graph of the smallest workable k for window reference ``ref``, or None."""
-  k = smallest_acyclic_reference_k(ref, opts)
-  if k is None:
+  """The acyclic graph of the smallest workable k for window reference ``ref``, or None.
+
+  ``reads`` are the window's reads in input order (the order fixes edge insertion order).
+  """
+  _check_options(opts)
+  text, qual, ends = _window_arrays(ref, reads, opts.min_mapq)
+  k, vid, nv, eu, ev, ew, eref, vlast = _build(text, qual, opts.min_base_quality, len(ref), ends,
+                                               opts.min_k, min(opts.max_k, len(ref) - 1),
+                                               opts.step_k)
+  if k < 0:
     return None
-  max_k = min(opts.max_k, len(ref) - 1)
-  read_runs = [(r.seq.upper(), _good_runs(r, opts.min_base_quality))
-               for r in reads if r.mapq >= opts.min_mapq]
-  while k <= max_k:
-    graph = DeBruijnGraph(ref, read_runs, k)
-    if not graph.has_cycle():
-      return graph
-    k += opts.step_k
-  return None
+  return DeBruijnGraph(ref, text, int(k), vid, int(nv), eu, ev, ew, eref, vlast)
 
 
 def candidate_haplotypes(ref: str, reads: Sequence[Read],
