@@ -65,7 +65,7 @@ class MakeDatasetConfig:
   min_mapping_quality: int = 5
   min_base_quality: int = 10
   labeler_algorithm: str = "haplotype_labeler"
-  realign_reads: bool = False
+  realign_reads: bool = True
   sequencing_type: str = ""
 
   def validate(self) -> "MakeDatasetConfig":
@@ -140,7 +140,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--min_mapping_quality", type=int, default=5)
   a("--min_base_quality", type=int, default=10)
   a("--labeler_algorithm", default="haplotype_labeler", choices=me_config.LABELERS)
-  flags.add_bool(parser, "realign_reads", False, "local realignment (see make_examples)")
+  flags.add_bool(parser, "realign_reads", True, "local realignment (see make_examples)")
   a("--sequencing_type", default="", help="WGS, WES or TRIO")
 
 

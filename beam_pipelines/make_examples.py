@@ -89,6 +89,7 @@ def _summary(cfg, plan, outputs: ExampleOutputs, infos: List[Dict], seconds: flo
   return {
       "command": "make_examples " + " ".join(argv),
       "mode": cfg.mode,
+      "realign_reads": cfg.realign_reads,
       "sample_name": plan.sample_name,
       "regions_bp": plan.total_bp,
       "partitions": plan.num_partitions,
@@ -116,6 +117,11 @@ def _print_summary(summary: Dict) -> None:
   print(f"{PROG}:   by class: {classes or 'n/a (calling mode)'}; by type: {types or 'none'}")
   print(f"{PROG}:   reads seen {c.get(counters.READS_SEEN, 0)}, kept "
         f"{c.get(counters.READS_KEPT, 0)}; filtered: {filtered or 'none'}")
+  if summary.get("realign_reads"):
+    print(f"{PROG}:   realignment: {c.get(counters.READS_REALIGNED, 0)} reads moved in "
+          f"{c.get(counters.REALIGNMENT_WINDOWS, 0)} assembled windows")
+  else:
+    print(f"{PROG}:   realignment: off (--realign_reads=false)")
   print(f"{PROG}:   candidates {c.get(counters.CANDIDATES, 0)}, non-confident "
         f"{c.get(counters.CANDIDATES_NON_CONFIDENT, 0)}, truth variants without a candidate "
         f"{c.get(counters.TRUTH_FALSE_NEGATIVES, 0)}")

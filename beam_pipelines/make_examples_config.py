@@ -58,7 +58,7 @@ class MakeExamplesConfig:
   sequencing_type: str = ""
   multi_allelic_mode: str = ""
   use_default_excluded_contigs: bool = True
-  realign_reads: bool = False
+  realign_reads: bool = True
 
   @property
   def training(self) -> bool:
@@ -141,9 +141,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     help="reservoir cap per partition; 0 = no cap (default 1500)")
   a("--min_mapping_quality", type=int, default=5)
   a("--min_base_quality", type=int, default=10)
-  flags.add_bool(parser, "realign_reads", False,
-                 "realign reads near candidate variants before counting and drawing, as "
-                 "DeepVariant does (off by default until it costs <= 2x; see README)")
+  flags.add_bool(parser, "realign_reads", True,
+                 "realign reads near candidate indels before counting and drawing, as "
+                 "DeepVariant does; --realign_reads=false for raw aligner placements")
   flags.add_bool(parser, "keep_duplicates", False, "keep reads flagged as duplicates")
   flags.add_bool(parser, "keep_secondary_alignments", False, "keep secondary alignments")
   flags.add_bool(parser, "keep_supplementary_alignments", False,

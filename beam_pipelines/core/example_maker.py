@@ -186,7 +186,7 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
     if opts.max_reads_per_partition and len(reads) > opts.max_reads_per_partition:
       counts[counters.READS_OVER_CAP] += len(reads) - opts.max_reads_per_partition
       reads = read_filters.reservoir_sample(reads, opts.max_reads_per_partition)
-    reads = prepare_reads(reads, partition, ref, realign=opts.realigner)
+    reads = prepare_reads(reads, partition, ref, realign=opts.realigner, counts=counts)
     allele_counts = count_alleles(reads, ref, partition,
                                   min_base_quality=opts.min_base_quality,
                                   min_mapping_quality=opts.read_filter.min_mapping_quality)

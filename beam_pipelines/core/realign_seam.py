@@ -8,8 +8,9 @@ function between "fetch, filter, cap" and "count, call, draw". The pipeline call
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Union
+from typing import List, MutableMapping, Optional, Sequence, Union
 
+from beam_pipelines.core import counters
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.realigner import RealignerOptions, realign_reads
 from beam_pipelines.core.reference import RefWindow
@@ -20,7 +21,8 @@ DEFAULT_REALIGNER = RealignerOptions()
 
 
 def prepare_reads(reads: Sequence[Read], region: Range, ref: RefWindow,
-                  realign: Union[bool, RealignerOptions, None] = False) -> List[Read]:
+                  realign: Union[bool, RealignerOptions, None] = False,
+                  counts: Optional[MutableMapping[str, int]] = None) -> List[Read]:
   """Returns the reads to count and draw for partition ``region`` (0-based half-open).
 
   Args:
@@ -31,6 +33,7 @@ def prepare_reads(reads: Sequence[Read], region: Range, ref: RefWindow,
     realign: False/None (default): the reads unchanged, in the same order. True: realign with
       DeepVariant's defaults. A ``RealignerOptions``: realign with those (its ``enabled=False``
       means off).
+    counts: when given, ``reads_realigned`` and ``realignment_windows`` are added to it.
 
   With realignment the result is ``[reads longer than 500 bp, original order] + realigner
   output`` (reads in no assembled window first, then each window's reads), as v1.5.
@@ -39,4 +42,8 @@ def prepare_reads(reads: Sequence[Read], region: Range, ref: RefWindow,
     realign = DEFAULT_REALIGNER
   if not realign or not realign.enabled:
     return list(reads)
-  return realign_reads(reads, region, ref, realign).reads
+  result = realign_reads(reads, region, ref, realign)
+  if counts is not None:
+    counts[counters.READS_REALIGNED] += result.reads_realigned
+    counts[counters.REALIGNMENT_WINDOWS] += len(result.assembled)
+  return result.reads

@@ -80,7 +80,7 @@ def test_make_examples_on_dask_matches_direct_runner(cluster, tmp_path):
   assert len(workers) == 2  # the work units ran in both worker processes
   direct = _records(_shards(str(tmp_path / "direct" / "ex.tfrecord-*-of-00004.gz")))
   dask = _records(_shards(str(tmp_path / "dask" / "ex.tfrecord-*-of-00004.gz")))
-  assert len(direct) == 55  # the golden region's examples (49 golden + 6 without realignment)
+  assert len(direct) == 50  # the golden region's examples: 49 golden + 1 (realignment is on)
   assert dask == direct     # same records, same shards, same order
   for d, k in zip(_shards(str(tmp_path / "direct" / "*.gz")),
                   _shards(str(tmp_path / "dask" / "*.gz"))):
@@ -129,4 +129,7 @@ def test_make_dataset_two_splits_on_dask(cluster, tmp_path):
     dask = _records(_shards(str(tmp_path / "dask" / split / f"{split}-*.tfrecord.gz")))
     assert direct and dask == direct, split
     total += len(direct)
-  assert total == 55  # the golden region's examples, split in two
+  # The golden region's examples, split in two. 49, not make_examples' 50 over GOLDEN_REGION:
+  # these splits start one base later, so every 1-kb partition (and with it the realigner's
+  # window selection) shifts by one base and 10008147's extra example is not made.
+  assert total == 49

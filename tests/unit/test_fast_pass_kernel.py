@@ -339,7 +339,10 @@ def test_align_reads_matches_reference(kind, read_len):
     got = aligner.align_reads(reads)
     want = _ref_align_reads(aligner, reads)
     assert [(r.start, r.cigar) for r in got] == [(r.start, r.cigar) for r in want], seed
-    assert [a is b for a, b in zip(got, reads)] == [a is b for a, b in zip(want, reads)]
+    # The input object comes back exactly when its alignment is unchanged (what counts
+    # reads_realigned).
+    assert [a is b for a, b in zip(got, reads)] == [
+        (w.start, w.cigar) == (r.start, r.cigar) for w, r in zip(want, reads)]
 
 
 def _random_hap_cigar(rng, hap_len):
