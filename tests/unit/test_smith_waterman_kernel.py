@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from beam_pipelines.core.realigner import smith_waterman as sw
+from beam_pipelines.core.realigner import sw_lanes
 
 BASES = "ACGT"
 
@@ -260,7 +261,7 @@ def test_reverse_band_finds_the_oracle_begin():
       continue
     rq = np.ascontiguousarray(qc[:qe + 1][::-1])
     rt = np.ascontiguousarray(tc[:re_ + 1][::-1])
-    band = sw._reverse_band(rq, rt, score, 4, 8, 2)
+    band = sw_lanes.reverse_band(rq, rt, score, 4, 8, 2)
     assert band >= 0
-    col, row = sw._banded_first_hit(rq, rt, score, band, 4, 6, 8, 2)
+    col, row = sw_lanes.banded_first_hit(rq, rt, score, band, 4, 6, 8, 2)
     assert (re_ - col, qe - row) == (rb, qb)
