@@ -74,13 +74,12 @@ def me_args(data: dict, examples: str, extra=(), regions=None):
           "--examples", examples, *(["--regions", *regions] if regions else []), *extra]
 
 
-def run_make_examples(args, data: dict, extra, regions=None):
+def run_make_examples(args, data: dict, extra):
   """(process-tree figures, summary.json) of one make_examples run."""
   out_dir = os.path.join(args.work_dir, "make_examples-out")
   shutil.rmtree(out_dir, ignore_errors=True)
   fig = common.run_sampled([common.PY, "-m", "beam_pipelines.make_examples",
-                            *me_args(data, os.path.join(out_dir, "ex.tfrecord@4.gz"), extra,
-                                     regions)])
+                            *me_args(data, os.path.join(out_dir, "ex.tfrecord@4.gz"), extra)])
   summary = json.load(open(os.path.join(out_dir, "ex.tfrecord.summary.json")))
   return fig, summary
 
@@ -144,15 +143,15 @@ def main():
   mbp = data["bp"] / 1e6
   extra = args.extra.split()
 
-  def best(extra_flags, regions=None):
-    runs = [run_make_examples(args, data, extra_flags, regions) for _ in range(args.repeats)]
+  def best(extra_flags):
+    runs = [run_make_examples(args, data, extra_flags) for _ in range(args.repeats)]
     return min(runs, key=lambda r: r[0]["cpu_s"])
 
   floor = common.run_sampled(["samtools", "view", "-@", "0", "-o", "/dev/null", data["reads"]],
                              interval=0.05)
   settings = [("without realignment", extra + ["--realign_reads=false"]),
               ("with realignment", extra + ["--realign_reads=true"])]
-  rows = []
+  rows, cpu = [], {}
   floor_row = {"what": "samtools view (decode floor)", "wall_s": f"{floor['wall_s']:.1f}",
                "core_s": f"{floor['cpu_s']:.1f}",
                "core_s_per_Mbp": f"{floor['cpu_s'] / mbp:.2f}",
@@ -166,14 +165,15 @@ def main():
                  "core_s": f"{fig['cpu_s']:.1f}", "core_s_per_Mbp": f"{fig['cpu_s'] / mbp:.2f}",
                  "peak_rss_MiB": f"{fig['peak_tree_rss_mib']:.0f}",
                  "examples": f"{n:,}", "examples/s/core": f"{n / fig['cpu_s']:.1f}"})
-    rows[-1]["total"] = fig["cpu_s"]
+    cpu[name] = fig["cpu_s"]
   print(f"\ndataset: {data['what']}, BAM {bam_mb:.0f} MB, "
         f"{summary['counters'].get('reads_seen', 0):,} reads seen")
   print(common.table(rows, ["what", "wall_s", "core_s", "core_s_per_Mbp", "peak_rss_MiB",
                             "examples", "examples/s/core"]))
+  without, with_ = (cpu[name] for name, _ in settings)
   print(f"ratio make_examples without realignment / samtools view (core-seconds): "
-        f"{rows[1]['total'] / floor['cpu_s']:.1f}x")
-  print(f"realignment's cost, whole runs: {rows[2]['total'] / rows[1]['total']:.2f}x")
+        f"{without / floor['cpu_s']:.1f}x")
+  print(f"realignment's cost, whole runs: {with_ / without:.2f}x")
   work = {name: work_cpu(data, flags, max(args.repeats, 3)) for name, flags in settings}
   print("\nper-work-unit work in process (no start-up), best of "
         f"{max(args.repeats, 3)}:")
