@@ -72,9 +72,11 @@ ALLELE_TYPE_NAMES = {ALLELE_UNSPECIFIED: "UNSPECIFIED", REFERENCE: "REFERENCE",
 DEFAULT_MIN_BASE_QUALITY = 10
 DEFAULT_MIN_MAPPING_QUALITY = 5
 
-_CANONICAL = np.zeros(256, dtype=bool)
+# byte -> is it an upper-case A/C/G/T: the bases that make alleles (shared with the compiled
+# window selector, which applies the same rules).
+IS_ACGT = np.zeros(256, dtype=np.bool_)
 for _b in b"ACGT":
-  _CANONICAL[_b] = True
+  IS_ACGT[_b] = True
 _CHR = [chr(i) for i in range(256)]
 _ACGT = frozenset("ACGT")
 _MATCH_OPS = frozenset((CIGAR_M, CIGAR_EQ, CIGAR_X))
@@ -311,7 +313,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     qg = np.asarray(b_q, dtype=np.int64)[bid] + shift[bid] + off
     read_b = seq_buf[qg]
     low = qual_buf[qg] < min_base_quality
-    canonical = _CANONICAL[read_b]
+    canonical = IS_ACGT[read_b]
     same = read_b == ref_arr[rp - ref_start]
     good_ref = canonical & same & ~low
     ref_support = np.bincount(rp[good_ref] - s, minlength=n).astype(np.int32)

@@ -30,8 +30,8 @@ from typing import List, Sequence
 
 import numpy as np
 
-from beam_pipelines.core.allele_counter import (DELETION, INSERTION, SOFT_CLIP, SUBSTITUTION,
-                                                count_alleles)
+from beam_pipelines.core.allele_counter import (DELETION, INSERTION, IS_ACGT, SOFT_CLIP,
+                                                SUBSTITUTION, count_alleles)
 from beam_pipelines.core.jit import njit
 from beam_pipelines.core.read_arrays import pack
 from beam_pipelines.core.reads import FLAG_READ2, Read
@@ -75,9 +75,6 @@ def variant_read_counts(reads: Sequence[Read], ref: RefWindow, region: Range,
 
 
 _NONE = -(1 << 62)   # "no position" for placeholders in the kernel's element list
-_IS_ACGT = np.zeros(256, dtype=np.bool_)
-for _b in b"ACGT":
-  _IS_ACGT[_b] = True
 
 
 @njit
@@ -250,7 +247,7 @@ def evidence_counts(reads_in: Sequence[Read], ref: RefWindow, region: Range,
                                  packed.seq_offsets, packed.cigar_ops, packed.cigar_lens,
                                  packed.cigar_offsets, ref_arr, ref.start, ref.contig_length,
                                  region.start, region.end, opts.min_base_quality, opts.min_mapq,
-                                 _IS_ACGT, diff)
+                                 IS_ACGT, diff)
   if status:
     # The allele counter words each problem (with the read and the positions); let it.
     variant_read_counts([reads[bad]], ref, region, opts)
