@@ -77,22 +77,11 @@ for _i, _b in enumerate(b"ACGT"):
 _IS_ACGT = _TWO_BIT >= 0
 _MAX_PACKED_K = 32  # 2 bits per base in a uint64
 
-# ``Read``'s fields in order; while they are these, ``_moved`` calls the constructor
-# positionally (about half the cost of ``dataclasses.replace``, which is measurable at tens of
-# thousands of reads per partition); otherwise it falls back to ``dataclasses.replace``.
-_KNOWN_READ_FIELDS = ("name", "flag", "contig", "start", "mapq", "cigar", "seq", "qual", "tlen",
-                      "mate_contig", "mate_start")
-_FAST_READ_COPY = tuple(f.name for f in dataclasses.fields(Read)) == _KNOWN_READ_FIELDS
-
-
 def _moved(read: Read, start: int, cigar: Tuple[Tuple[int, int], ...]) -> Read:
-  """``dataclasses.replace(read, start=start, cigar=cigar)``, cheaper (see _FAST_READ_COPY);
-  ``read`` itself when neither changes, so ``is not`` tells which reads realignment moved."""
+  """``read`` with a new alignment, or ``read`` itself when neither start nor CIGAR changes, so
+  ``is not`` tells which reads realignment moved (and unmoved reads cost no copy)."""
   if start == read.start and cigar == read.cigar:
     return read
-  if _FAST_READ_COPY:
-    return Read(read.name, read.flag, read.contig, start, read.mapq, cigar, read.seq, read.qual,
-                read.tlen, read.mate_contig, read.mate_start)
   return dataclasses.replace(read, start=start, cigar=cigar)
 
 
