@@ -38,18 +38,40 @@ class ReadArrays:
     return len(self.starts)
 
 
+def bases_and_quals(reads: Sequence[Read], upper: bool = False):
+  """(ASCII bases of ``reads`` concatenated as uint8, their qualities aligned with them, read
+  start offsets with a final end offset), in order; ``upper`` upper-cases the bases.
+
+  Qualities are joined as bytes, which is exact for the documented uint8 ``Read.qual`` and much
+  cheaper than concatenating arrays; any other shape or dtype shows up as a length mismatch or a
+  buffer error and takes the general numpy path, which names the offending read.
+  """
+  n = len(reads)
+  offsets = np.zeros(n + 1, dtype=np.int64)
+  np.cumsum(np.fromiter((len(r.seq) for r in reads), dtype=np.int64, count=n), out=offsets[1:])
+  text = "".join(r.seq for r in reads).encode("ascii")
+  seq = np.frombuffer(text.upper() if upper else text, dtype=np.uint8)
+  try:
+    qual = np.frombuffer(b"".join([r.qual for r in reads]), dtype=np.uint8)
+  except (TypeError, BufferError):
+    qual = None
+  if qual is None or qual.shape[0] != seq.shape[0]:
+    quals = [np.asarray(r.qual) for r in reads]
+    for r, q in zip(reads, quals):
+      if q.shape != (len(r.seq),):
+        raise ValueError(f"read {r.key}: qualities of shape {q.shape} for {len(r.seq)} bases")
+    qual = (np.concatenate(quals).astype(np.uint8, copy=False) if n
+            else np.zeros(0, dtype=np.uint8))
+  return seq, qual, offsets
+
+
 def pack(reads: Sequence[Read]) -> ReadArrays:
   """Flattens ``reads`` (in order) into one ``ReadArrays``."""
   n = len(reads)
   starts = np.fromiter((r.start for r in reads), dtype=np.int64, count=n)
   ends = np.fromiter((r.end for r in reads), dtype=np.int64, count=n)
   mapq = np.fromiter((r.mapq for r in reads), dtype=np.int64, count=n)
-  seq_lens = np.fromiter((len(r.seq) for r in reads), dtype=np.int64, count=n)
-  seq_offsets = np.zeros(n + 1, dtype=np.int64)
-  np.cumsum(seq_lens, out=seq_offsets[1:])
-  seq = np.frombuffer("".join(r.seq for r in reads).encode("ascii"), dtype=np.uint8)
-  qual = (np.concatenate([np.asarray(r.qual, dtype=np.uint8) for r in reads]) if n
-          else np.zeros(0, dtype=np.uint8))
+  seq, qual, seq_offsets = bases_and_quals(reads)
   cig_lens = np.fromiter((len(r.cigar) for r in reads), dtype=np.int64, count=n)
   cigar_offsets = np.zeros(n + 1, dtype=np.int64)
   np.cumsum(cig_lens, out=cigar_offsets[1:])

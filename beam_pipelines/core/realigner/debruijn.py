@@ -57,6 +57,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from beam_pipelines.core.jit import njit
+from beam_pipelines.core.read_arrays import bases_and_quals
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.realigner.kmer_ids import (alphabet, edge_ids, extend_ids, level_ids,
                                                     reference_k, usable_run_lengths)
@@ -301,31 +302,13 @@ _NO_ENDS = np.zeros(0, dtype=np.int64)
 
 def _window_arrays(ref: str, reads: Sequence[Read], min_mapq: int):
   """(window bytes: reference + upper-cased reads with MAPQ >= min_mapq, the reads' qualities
-  concatenated, read end offsets in the window array).
-
-  Per-read Python work is kept to attribute reads and joins (this runs for every window):
-  qualities are joined as bytes, which is exact for the documented uint8 ``Read.qual``; any
-  other shape or dtype shows up as a length mismatch or a buffer error and takes the general
-  numpy path, which names the offending read.
-  """
+  concatenated, read end offsets in the window array)."""
   used = [r for r in reads if r.mapq >= min_mapq]
-  ref_bytes = ref.encode("ascii")
   if not used:
     return _reference_bytes(ref), _NO_QUALS, _NO_ENDS
-  seqs = [r.seq for r in used]
-  read_bytes = "".join(seqs).encode("ascii").upper()
-  try:
-    qual = np.frombuffer(b"".join([r.qual for r in used]), dtype=np.uint8)
-  except (TypeError, BufferError):
-    qual = None
-  if qual is None or qual.shape[0] != len(read_bytes):
-    quals = [np.asarray(r.qual) for r in used]
-    for r, q in zip(used, quals):
-      if q.shape != (len(r.seq),):
-        raise ValueError(f"read {r.key}: qualities of shape {q.shape} for {len(r.seq)} bases")
-    qual = np.concatenate(quals)
-  ends = np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))) + len(ref)
-  return np.frombuffer(ref_bytes + read_bytes, dtype=np.uint8), qual, ends
+  read_bytes, qual, offsets = bases_and_quals(used, upper=True)
+  window = np.concatenate([_reference_bytes(ref), read_bytes])
+  return window, qual, offsets[1:] + len(ref)
 
 
 class DeBruijnGraph:
