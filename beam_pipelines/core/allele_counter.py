@@ -173,6 +173,15 @@ def counting_span(reads: Iterable[Read], region: Range, contig_length: int) -> R
   return Range(region.contig, max(0, region.start), min(end, contig_length))
 
 
+def check_covers(ref: RefWindow, region: Range) -> None:
+  """Raises ReferenceWindowError unless ``ref`` covers ``region`` (0-based half-open): the
+  counter reads reference bases at every position of it."""
+  if ref.contig != region.contig or not ref.covers(region.start, region.end):
+    raise ReferenceWindowError(
+        f"reference window {ref.contig}:[{ref.start},{ref.end}) does not cover the partition "
+        f"{region.contig}:[{region.start},{region.end})")
+
+
 def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
                   min_base_quality: int = DEFAULT_MIN_BASE_QUALITY,
                   min_mapping_quality: int = DEFAULT_MIN_MAPPING_QUALITY) -> AlleleCounts:
@@ -183,11 +192,8 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
   ``ReferenceWindowError`` (a caller bug, not a data problem). See the module docstring for the
   exact rules.
   """
+  check_covers(ref, region)
   s, e = region.start, region.end
-  if ref.contig != region.contig or not ref.covers(s, e):
-    raise ReferenceWindowError(
-        f"reference window {ref.contig}:[{ref.start},{ref.end}) does not cover the partition "
-        f"{region.contig}:[{s},{e})")
   n = e - s
   ref_seq = ref.seq
   ref_start = ref.start

@@ -31,12 +31,12 @@ from typing import List, Sequence
 import numpy as np
 
 from beam_pipelines.core.allele_counter import (DELETION, INSERTION, IS_ACGT, SOFT_CLIP,
-                                                SUBSTITUTION, count_alleles)
+                                                SUBSTITUTION, check_covers, count_alleles)
 from beam_pipelines.core.jit import njit
 from beam_pipelines.core.read_arrays import pack
 from beam_pipelines.core.reads import FLAG_READ2, Read
 from beam_pipelines.core.realigner.options import WindowSelectorOptions
-from beam_pipelines.core.reference import RefWindow, ReferenceWindowError
+from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.regions import Range
 
 
@@ -235,10 +235,7 @@ def evidence_counts(reads_in: Sequence[Read], ref: RefWindow, region: Range,
   reads = _unique_records(reads_in)
   if reads is None:
     return variant_read_counts(reads_in, ref, region, opts)
-  if ref.contig != region.contig or not ref.covers(region.start, region.end):
-    raise ReferenceWindowError(
-        f"reference window {ref.contig}:[{ref.start},{ref.end}) does not cover the partition "
-        f"{region.contig}:[{region.start},{region.end})")
+  check_covers(ref, region)
   packed = pack(reads)
   ref_arr = np.frombuffer(ref.seq.encode("ascii"), dtype=np.uint8)
   n = region.end - region.start
