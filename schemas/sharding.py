@@ -7,8 +7,10 @@ tools (and ours) find the shards:
     foo.tfrecord@16.gz -> foo.tfrecord-00000-of-00016.gz ... foo.tfrecord-00015-of-00016.gz
     foo.gz@3           -> foo.gz-00000-of-00003 (nothing after @N: empty suffix)
 
-Shard index and count are zero-padded to ``max(5, digits(N))``. A name without ``@N`` (or
-with ``@0``, which the regex rejects) is one unsharded file.
+Shard index and count are zero-padded to ``max(5, digits(N))``. A name without ``@`` is one
+unsharded file. A file name with an ``@`` that is not a valid ``@N`` (``out@x.gz``, ``out@0.gz``,
+``out@.gz``) is refused: taking it as a literal file name would silently write one file where
+the user asked for shards.
 """
 from __future__ import annotations
 
@@ -16,7 +18,13 @@ import dataclasses
 import re
 from typing import List, Optional
 
+from schemas.errors import InputError
+
 _SPEC_RE = re.compile(r"^(.*)@(\d*[1-9]\d*)(?:\.(.+))?$")
+
+
+class ShardSpecError(InputError):
+  """A file name with an ``@`` that is not a valid ``name@N[.suffix]`` sharded spec."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,16 +51,24 @@ class ShardedSpec:
 
 
 def parse_sharded_spec(spec: str) -> Optional[ShardedSpec]:
-  """The parsed spec, or None when ``spec`` names a single unsharded file."""
+  """The parsed spec, or None when ``spec`` names a single unsharded file.
+
+  Raises:
+    ShardSpecError: the file name has an ``@`` but no valid shard count after it.
+  """
   m = _SPEC_RE.match(spec)
   if not m:
+    if "@" in spec.rsplit("/", 1)[-1]:
+      raise ShardSpecError(f"{spec}: malformed sharded file spec; expected NAME@N or "
+                           "NAME@N.SUFFIX with N >= 1 (e.g. out/examples.tfrecord@4.gz)")
     return None
   prefix, count, suffix = m.groups()
   return ShardedSpec(prefix, int(count), "." + suffix if suffix else "")
 
 
 def is_sharded(spec: str) -> bool:
-  return _SPEC_RE.match(spec) is not None
+  """True for ``name@N[.suffix]``; raises ShardSpecError for a malformed ``@``."""
+  return parse_sharded_spec(spec) is not None
 
 
 def num_shards(spec: str) -> int:

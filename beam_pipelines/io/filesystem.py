@@ -89,12 +89,24 @@ def concatenate(sources: Iterable[str], dest: str, gzip_output: bool) -> int:
 
 
 def rename(sources: List[str], dests: List[str]) -> None:
-  """Moves files into place (overwriting), the commit step of an atomic output."""
+  """Moves files into place, replacing existing *files*: the commit step of an atomic output.
+
+  A destination that is a directory is never removed (it would take the user's files with it):
+  that is an error the output-path preflight reports before any work; reaching it here means
+  the directory appeared during the run.
+  """
   for src, dst in zip(sources, dests):
+    if "://" not in dst:
+      if os.path.isdir(dst):
+        raise IsADirectoryError(21, "is a directory; not replaced", dst)
+      os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+      os.replace(src, dst)
+      continue
+    if dst.endswith("/"):
+      raise IsADirectoryError(21, "is a directory prefix; not replaced", dst)
     if FileSystems.exists(dst):
       FileSystems.delete([dst])
-  if sources:
-    FileSystems.rename(list(sources), list(dests))
+    FileSystems.rename([src], [dst])
 
 
 def delete_tree(path: str) -> None:

@@ -13,7 +13,6 @@ from schemas import sharding
                   "foo.gz-00002-of-00003"]),  # nothing after @N
     ("foo.tfrecord.gz", ["foo.tfrecord.gz"]),  # unsharded: one file
     ("a@01.tfrecord", ["a-00000-of-00001.tfrecord"]),  # leading zero in N is allowed
-    ("foo@0.gz", ["foo@0.gz"]),  # N=0 is not a spec (regex needs a non-zero digit)
     ("d/x@2.tfrecord.gz", ["d/x-00000-of-00002.tfrecord.gz", "d/x-00001-of-00002.tfrecord.gz"]),
 ])
 def test_sharded_filenames(spec, expected):
@@ -49,3 +48,22 @@ def test_glob_matches_every_shard():
   assert pattern == "out/train.tfrecord-?????-of-00016.gz"
   assert all(fnmatch.fnmatch(n, pattern) for n in sharding.sharded_filenames(spec))
   assert not fnmatch.fnmatch("out/train.tfrecord-00000-of-00017.gz", pattern)
+
+
+@pytest.mark.parametrize("spec", [
+    "out@x.gz",  # not a number
+    "out@0.gz",  # zero shards
+    "out@00",  # zero shards, no suffix
+    "out@.gz",  # no count
+    "out@-1.gz",  # negative
+    "dir/out@",  # nothing after @
+])
+def test_malformed_spec_is_refused_naming_the_spec(spec):
+  with pytest.raises(sharding.ShardSpecError, match=r"malformed sharded file spec") as e:
+    sharding.sharded_filenames(spec)
+  assert str(e.value).startswith(spec + ":")
+
+
+def test_at_sign_in_a_folder_name_is_not_a_spec():
+  # Only the file name is parsed: a folder called user@host stays a plain path.
+  assert sharding.sharded_filenames("user@host/out.gz") == ["user@host/out.gz"]
