@@ -21,7 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Ranges known to install together from PyPI on Python 3.11 (tested with apache-beam 2.77,
 # tensorflow 2.21, tfx-bsl 1.21, pysam 0.24, pyarrow 25). tfx-bsl 1.21 pins tensorflow <2.22
-# and numpy is capped by Beam (<2.5).
+# and numpy is capped by Beam (<2.5). Beam is capped below 2.78: launch/dask_runner.py wraps
+# Beam 2.77's DaskRunner ParDo translation, which 2.78 changed (the shuffle's tagged summary
+# output then reaches the bucket writer); the Dataflow worker image tag follows the installed Beam.
 BASE = [
     "numpy>=1.26,<2.5",
     "protobuf>=6.31.1,<7",
@@ -30,7 +32,7 @@ BASE = [
     "grpcio-tools>=1.71,<1.82",
 ]
 PIPELINES = [
-    "apache-beam>=2.70,<3",
+    "apache-beam>=2.70,<2.78",
     "pysam>=0.23,<0.25",
     "pyarrow>=18,<26",
     "tfx-bsl>=1.21,<1.22",
@@ -46,7 +48,7 @@ TRAINER = [
     "matplotlib>=3.8",
 ]
 GCP = [
-    "apache-beam[gcp]>=2.70,<3",
+    "apache-beam[gcp]>=2.70,<2.78",
     "google-cloud-dataflow-client>=0.8",
     "google-cloud-aiplatform>=1.60",
 ]

@@ -8,6 +8,7 @@ import json
 import os
 import tarfile
 
+import apache_beam
 import pytest
 from google.cloud import dataflow_v1beta3 as dataflow
 
@@ -112,7 +113,7 @@ def test_setup_file_packaging_stages_pileflow_sdist(rendered_setup_file):
   assert packages["workflow.tar.gz"].startswith("storage.googleapis.com/my-bucket/tmp/staging/")
   assert r.options["setup_file"].endswith("setup.py")
   images = [c["containerImage"] for c in r.worker_pool["sdkHarnessContainerImages"]]
-  assert images == ["gcr.io/cloud-dataflow/v1beta3/beam_python3.11_sdk:2.77.0"]
+  assert images == [f"gcr.io/cloud-dataflow/v1beta3/beam_python3.11_sdk:{apache_beam.__version__}"]
   with tarfile.open(r.staged["workflow.tar.gz"]) as tar:
     members = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
   for module in ("setup.py", "beam_pipelines/transforms/make_examples.py",
@@ -345,7 +346,7 @@ def test_cli_dry_run_prints_the_job_and_warns(tmp_path, capsys):
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
   with pytest.raises(SystemExit) as e:
-    launcher.main(["submit", "make_examples", "--project", "my-proj", "--region", "r",
+    launcher.main(["submit", "make_examples", "--project", "my-proj", "--region", "us-central1",
                    "--temp_location", "gs://my-bucket/tmp", "--dry_run", str(tmp_path), "--"]
                   + giab.training_args("gs://my-bucket/x.tfrecord.gz", "chr99:1-100"))
   assert e.value.code == 2
