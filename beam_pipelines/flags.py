@@ -10,10 +10,12 @@ import argparse
 import sys
 from typing import List, NoReturn, Sequence, Tuple
 
-EXIT_USAGE = 2
+from schemas import errors
+
+EXIT_USAGE = errors.EXIT_INPUT
 
 
-class UsageError(ValueError):
+class UsageError(errors.InputError):
   """Bad flags or inputs: reported as one line and exit code 2."""
 
 
@@ -21,8 +23,7 @@ class OneLineArgumentParser(argparse.ArgumentParser):
   """An ArgumentParser whose errors are a single line on stderr, exit code 2."""
 
   def error(self, message: str) -> NoReturn:
-    sys.stderr.write(f"{self.prog}: error: {message}\n")
-    sys.exit(EXIT_USAGE)
+    errors.fail(self.prog, message, EXIT_USAGE)
 
 
 def str2bool(text: str) -> bool:
@@ -43,9 +44,53 @@ def add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: st
 
 
 def parse_known(parser: argparse.ArgumentParser,
-                argv: Sequence[str] | None) -> Tuple[argparse.Namespace, List[str]]:
-  """Our flags and the rest (Beam pipeline options), as Beam's own examples do."""
-  return parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+                argv: Sequence[str] | None, tool: str = "") -> Tuple[argparse.Namespace, List[str]]:
+  """Our flags and Beam's pipeline options; any other flag is refused by name.
+
+  Why refuse: a misspelt ``--regoins`` handed to Beam is dropped with a log line, and the run
+  then covers the whole BAM. A DeepVariant flag pileflow does not implement is named as such
+  (``tool`` picks DeepVariant's flag list, :mod:`beam_pipelines.deepvariant_flags`).
+  """
+  args, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+  unknown = unknown_beam_args(rest)
+  if unknown:
+    parser.error(unknown_flag_message(unknown[0], tool))
+  return args, rest
+
+
+def unknown_beam_args(rest: Sequence[str]) -> List[str]:
+  """The flags in ``rest`` that no Beam PipelineOptions class defines, as typed."""
+  import logging
+  from apache_beam.options.pipeline_options import PipelineOptions
+  beam_log = logging.getLogger("apache_beam.options.pipeline_options")
+  level = beam_log.level
+  beam_log.setLevel(logging.ERROR)  # Beam warns "Discarding unparseable args" for these
+  try:
+    options = PipelineOptions(list(rest))
+    extra = (set(options.get_all_options(retain_unknown_options=True))
+             - set(options.get_all_options(retain_unknown_options=False)))
+  finally:
+    beam_log.setLevel(level)
+  out = []
+  for i, token in enumerate(rest):
+    if token.startswith("-"):
+      if token.lstrip("-").split("=", 1)[0].replace("-", "_") in extra:
+        out.append(token.split("=", 1)[0])
+    elif not (i > 0 and rest[i - 1].startswith("-") and "=" not in rest[i - 1]):
+      out.append(token)  # a stray word: no flag of ours takes positional arguments
+  return out
+
+
+def unknown_flag_message(flag: str, tool: str = "") -> str:
+  from beam_pipelines import deepvariant_flags
+  name = flag.lstrip("-").split("=", 1)[0]
+  if not flag.startswith("-"):
+    return f"unexpected argument {flag!r} (flags are --name value or --name=value)"
+  if tool and deepvariant_flags.is_deepvariant_flag(tool, name):
+    return (f"{flag}: a DeepVariant {tool} flag that pileflow does not implement "
+            "(see --help for the flags it does)")
+  return f"{flag}: unknown flag (not a pileflow {tool or 'pipeline'} flag nor a Beam pipeline " \
+         "option; see --help)"
 
 
 def pipeline_options(beam_args: Sequence[str]):
@@ -74,19 +119,6 @@ def setup_logging() -> None:
   logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
 
 
-def root_cause(exc: BaseException, wanted) -> BaseException:
-  """The innermost exception of a type in ``wanted`` along ``exc``'s cause/context chain, or
-  ``exc`` itself. Beam wraps a worker's error; the input error inside is the one to show."""
-  seen = exc
-  while True:
-    if isinstance(seen, wanted):
-      return seen
-    nxt = seen.__cause__ or seen.__context__
-    if nxt is None:
-      return exc
-    seen = nxt
-
-
 def strip_beam_context(message: str) -> str:
   """Drops the " [while running 'Step/Name']" Beam appends to a worker's error message."""
   import re
@@ -94,23 +126,35 @@ def strip_beam_context(message: str) -> str:
 
 
 def run_or_fail(prog: str, body, input_errors=()):
-  """Runs ``body()``; bad flags or bad input become one line on stderr and exit code 2.
+  """Runs ``body()`` under the one error rule (schemas.errors.run_main): bad input is one line
+  and exit 2, a failure during the run one line and exit 1, an interrupt one line and 130.
 
-  ``input_errors`` are the exception types that mean "bad input" (a missing index, a malformed
-  BED, ...). When Beam wraps one raised in a worker, the wrapped one is reported. Anything else
-  is a bug and propagates with its traceback.
+  ``input_errors`` are the exception types beside InputError that mean "bad input" (a missing
+  index, a malformed BED, ...). When Beam wraps one raised in a worker, that one is reported;
+  multi-process workers relay only their traceback's text, which :func:`worker_message` reads.
   """
-  try:
-    return body()
-  except UsageError as e:
-    fail(prog, strip_beam_context(str(e)))
-  except Exception as e:  # noqa: BLE001 - classified below, re-raised when not bad input
-    cause = root_cause(e, tuple(input_errors)) if input_errors else e
-    if input_errors and isinstance(cause, tuple(input_errors)):
-      fail(prog, strip_beam_context(str(cause)))
-    raise
+  return errors.run_main(prog, body, input_errors=tuple(input_errors),
+                         message_of=lambda e: strip_beam_context(str(e)),
+                         relayed=worker_message)
+
+
+def worker_message(exc: BaseException):
+  """The last line of a traceback relayed by a multi-process DirectRunner worker, if any.
+
+  The multi-process runner re-raises a worker's error as text (the worker's whole traceback,
+  repeated per retry); its last ``Type: message`` line is the error the user must see.
+  Returns (type name, message) or None.
+  """
+  import re
+  text = str(exc)
+  if "Traceback (most recent call last)" not in text:
+    return None
+  found = None
+  for m in re.finditer(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Failure)): (.+)$", text,
+                       re.MULTILINE):
+    found = (m.group(1), strip_beam_context(m.group(2)))
+  return found
 
 
 def fail(prog: str, message: str) -> NoReturn:
-  sys.stderr.write(f"{prog}: error: {message}\n")
-  sys.exit(EXIT_USAGE)
+  errors.fail(prog, message, errors.EXIT_INPUT)

@@ -37,6 +37,7 @@ from beam_pipelines.io.fasta import FastaReader
 from beam_pipelines.transforms import shuffle_examples as se
 from beam_pipelines.transforms.make_examples import MakeExampleRecords
 from schemas import example_info
+from schemas import output_paths
 
 PROG = "make_dataset"
 # Size guess for planning shuffle buckets before any example exists: about one example per
@@ -45,6 +46,7 @@ ESTIMATED_BYTES_PER_BP = 10
 
 
 def _plan(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str]):
+  output_paths.check_dir_output(cfg.output_dir, "--output_dir", cfg.overwrite)
   with FastaReader(cfg.ref) as fasta:
     lengths = fasta.contig_lengths()
   split_list = splits.parse_all(cfg.splits, lengths, bed.read_bed)
@@ -60,7 +62,7 @@ def _plan(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str]):
   shuffles = {}
   for split in split_list:
     outputs = se.ShuffleOutputs.for_prefix(cfg.split_prefix(split.name), cfg.num_shards)
-    outputs.refuse_existing(cfg.overwrite)
+    outputs.preflight(cfg.overwrite, "--output_dir", cfg.output_dir)
     fractions = max(1, len(cfg.downsample_fractions))
     estimate = split.total_bp * ESTIMATED_BYTES_PER_BP * fractions * len(cfg.samples)
     shuffles[split.name] = (outputs, shuffle_plan.plan_shuffle(
@@ -105,6 +107,7 @@ def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
   t1 = time.time()
   command = " ".join([PROG] + [shlex.quote(a) for a in argv])
   results: Dict[str, Any] = {}
+  output_paths.claim_dir(cfg.output_dir, PROG)
   try:
     with beam.Pipeline(options=flags.pipeline_options(beam_args)) as p:
       build_pipeline(p, cfg, split_list, jobs, shuffles)
@@ -176,7 +179,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser = flags.OneLineArgumentParser(
       prog=PROG, description="BAMs -> shuffled, training-ready splits, in one Beam pipeline.")
   config_lib.add_flags(parser)
-  args, beam_args = flags.parse_known(parser, argv)
+  args, beam_args = flags.parse_known(parser, argv, PROG)
   argv = list(sys.argv[1:] if argv is None else argv)
   cfg = flags.run_or_fail(PROG, lambda: config_lib.from_args(args).validate())
   summary = flags.run_or_fail(PROG, lambda: run(cfg, beam_args, argv),

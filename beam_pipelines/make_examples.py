@@ -111,10 +111,12 @@ def _print_summary(summary: Dict) -> None:
                     for k, v in c.items() if k.startswith(counters.EXAMPLES_TYPE_PREFIX))
   filtered = ", ".join(f"{k[len(counters.READS_FILTERED_PREFIX):]} {v}"
                        for k, v in c.items() if k.startswith(counters.READS_FILTERED_PREFIX))
-  print(f"{PROG}: {summary['examples']} examples {summary['shape']} from "
+  shape = f" {summary['shape']}" if summary["shape"] else ""
+  print(f"{PROG}: {summary['examples']} examples{shape} from "
         f"{summary['partitions']} partitions ({summary['regions_bp']:,} bp) in "
         f"{summary['seconds']:.1f} s")
-  print(f"{PROG}:   by class: {classes or 'n/a (calling mode)'}; by type: {types or 'none'}")
+  no_classes = "none" if summary["mode"] == "training" else "n/a (calling mode)"
+  print(f"{PROG}:   by class: {classes or no_classes}; by type: {types or 'none'}")
   print(f"{PROG}:   reads seen {c.get(counters.READS_SEEN, 0)}, kept "
         f"{c.get(counters.READS_KEPT, 0)}; filtered: {filtered or 'none'}")
   if summary.get("realign_reads"):
@@ -136,9 +138,10 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   Raises inputs.INPUT_ERRORS / flags.UsageError for bad inputs (before any output is made).
   """
   started = time.time()
+  outputs = ExampleOutputs.for_spec(cfg.examples)
+  outputs.preflight(cfg.overwrite)
   plan = inputs.plan(cfg)
   opts = maker_options(cfg, plan.sample_name)
-  outputs = ExampleOutputs.for_spec(cfg.examples)
   log.info("%s: %d partitions in %d work units over %s bp -> %d shard(s)", PROG,
            plan.num_partitions, len(plan.units), f"{plan.total_bp:,}", outputs.num_shards)
   try:
@@ -158,7 +161,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser = flags.OneLineArgumentParser(
       prog=PROG, description="DeepVariant-compatible pileup examples as a Beam pipeline.")
   config_lib.add_flags(parser)
-  args, beam_args = flags.parse_known(parser, argv)
+  args, beam_args = flags.parse_known(parser, argv, PROG)
   argv = list(sys.argv[1:] if argv is None else argv)
   summary = flags.run_or_fail(
       PROG, lambda: run(config_lib.from_args(args).validate(), beam_args, argv),

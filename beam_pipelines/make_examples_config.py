@@ -59,6 +59,7 @@ class MakeExamplesConfig:
   multi_allelic_mode: str = ""
   use_default_excluded_contigs: bool = True
   realign_reads: bool = True
+  overwrite: bool = False
 
   @property
   def training(self) -> bool:
@@ -111,14 +112,6 @@ class MakeExamplesConfig:
       downsample.validate_fractions(self.downsample_fractions)
     except ValueError as e:
       raise err(str(e)) from None
-    out_dir = os.path.dirname(os.path.abspath(self.examples)) if "://" not in self.examples \
-        else None
-    if out_dir is not None:
-      probe = out_dir
-      while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-      if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
-        raise err(f"--examples {self.examples}: output directory {out_dir} is not writable")
     return self
 
 
@@ -166,6 +159,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--sequencing_type", default="", help="WGS, WES or TRIO (sequencing_type feature)")
   a("--multi_allelic_mode", default="",
     help="exclude_het_alt_images to make only single-alt images")
+  flags.add_bool(parser, "overwrite", False,
+                 "replace the output files of an earlier run (only the files this run writes)")
 
 
 def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
@@ -196,4 +191,4 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       pileup_image_width=args.pileup_image_width or 221, sample_name=args.sample_name,
       downsample_fractions=fractions, seed=args.seed,
       sequencing_type=args.sequencing_type.upper(), multi_allelic_mode=args.multi_allelic_mode,
-      realign_reads=args.realign_reads)
+      realign_reads=args.realign_reads, overwrite=args.overwrite)

@@ -46,6 +46,7 @@ from schemas import example_format as ef
 from schemas import example_info as example_info_lib
 from schemas import labels as labels_lib
 from schemas import manifest as manifest_lib
+from schemas import output_paths
 from schemas import report_html
 from schemas import tfrecord
 
@@ -70,13 +71,19 @@ class SplitInput:
 
 
 def _resolve_shard(path: str, manifest_path: str) -> str:
-  """A manifest's shard path as given, else beside the manifest (datasets get moved)."""
-  if os.path.isfile(path):
-    return path
+  """A manifest's shard: the file beside the manifest first, else the path as recorded.
+
+  Why beside first: a copied dataset's manifest still records the original's paths; reading
+  those would report on the original, not the copy the user named (and silently so while the
+  original exists).
+  """
   beside = os.path.join(os.path.dirname(manifest_path), os.path.basename(path))
   if os.path.isfile(beside):
     return beside
-  raise ValueError(f"{manifest_path}: shard {path} not found (nor {beside})")
+  if os.path.isfile(path):
+    return path
+  raise ValueError(f"{manifest_path}: shard {os.path.basename(path)} not found beside it "
+                   f"(nor at {path})")
 
 
 def split_from_manifest(manifest_path: str) -> SplitInput:
@@ -85,8 +92,9 @@ def split_from_manifest(manifest_path: str) -> SplitInput:
   if manifest["shards"]:
     files = [_resolve_shard(s["path"], manifest_path) for s in manifest["shards"]]
   else:
-    files = sorted(glob.glob(manifest["shard_pattern"])) or sorted(glob.glob(os.path.join(
-        os.path.dirname(manifest_path), os.path.basename(manifest["shard_pattern"]))))
+    files = sorted(glob.glob(os.path.join(os.path.dirname(manifest_path),
+                                          os.path.basename(manifest["shard_pattern"])))) \
+        or sorted(glob.glob(manifest["shard_pattern"]))
   channels = manifest["channels"]
   if channels is None:
     info = os.path.join(os.path.dirname(manifest_path), example_info_lib.DATASET_EXAMPLE_INFO_NAME)
@@ -342,6 +350,7 @@ class ReportConfig:
   max_examples_per_split: int
   pictures_per_class: int
   seed: int
+  overwrite: bool = False
 
   def validate(self) -> "ReportConfig":
     if not self.manifests and not self.examples:
@@ -459,6 +468,7 @@ def parse_config(argv: Optional[Sequence[str]] = None) -> ReportConfig:
                       help="examples scanned per split for histograms (0 = all)")
   parser.add_argument("--pictures_per_class", type=int, default=4)
   parser.add_argument("--seed", type=int, default=0, help="seed of the picture sampling")
+  flags.add_bool(parser, "overwrite", False, "replace an existing report file")
   args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
   manifests = list(args.manifest)
   if args.dataset_dir:
@@ -469,16 +479,19 @@ def parse_config(argv: Optional[Sequence[str]] = None) -> ReportConfig:
     raise flags.UsageError("--output is required without --dataset_dir")
   return ReportConfig(tuple(manifests), tuple(args.examples), output,
                       args.max_examples_per_split, args.pictures_per_class,
-                      args.seed).validate()
+                      args.seed, args.overwrite).validate()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  try:
+  def body():
     cfg = parse_config(argv)
+    output_paths.check_file_outputs([cfg.output], "--output", cfg.overwrite)
     page = build_report(cfg)
     page.write(cfg.output)
-  except (flags.UsageError, ValueError, OSError) as e:
-    flags.fail(PROG, str(e))
+    return cfg, page
+
+  # A report reads files only: anything unreadable or malformed (ValueError, OSError) is input.
+  cfg, page = flags.run_or_fail(PROG, body, (ValueError, OSError))
   print(f"{PROG}: wrote {cfg.output} ({len(page.plot_names)} plots, "
         f"{len(page.warnings)} warning(s))")
   for warning in page.warnings:

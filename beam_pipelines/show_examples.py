@@ -31,7 +31,9 @@ import glob
 import io
 import os
 import re
+import shutil
 import sys
+import tempfile
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -43,6 +45,7 @@ from schemas import channels as channels_lib
 from schemas import example_format as ef
 from schemas import example_info as example_info_lib
 from schemas import labels as labels_lib
+from schemas import output_paths
 from schemas import sharding
 from schemas import tfrecord
 
@@ -326,6 +329,8 @@ def parse_config(argv: Optional[Sequence[str]] = None) -> ShowExamplesConfig:
   parser.add_argument("--channels", default="",
                       help="channel enum values of the tensor, e.g. 1,2,3,4,5,6,19 (default: "
                            "from example_info.json beside the files)")
+  flags.add_bool(parser, "overwrite", False,
+                 "write into a --output_dir that holds an earlier run's pictures")
   args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
   types = []
   for name in (t for t in re.split(r"[,\s]+", args.variant_types.strip()) if t):
@@ -337,6 +342,7 @@ def parse_config(argv: Optional[Sequence[str]] = None) -> ShowExamplesConfig:
     regions = parse_regions(args.regions)
   except regions_lib.RegionError as e:
     raise flags.UsageError(f"--regions: {e}") from None
+  output_paths.check_dir_output(args.output_dir, "--output_dir", args.overwrite)
   return ShowExamplesConfig(
       examples=args.examples, output_dir=args.output_dir,
       example_filter=ExampleFilter(regions, _int_list(args.labels, "--labels"), tuple(types)),
@@ -345,28 +351,43 @@ def parse_config(argv: Optional[Sequence[str]] = None) -> ShowExamplesConfig:
 
 
 def run(cfg: ShowExamplesConfig) -> List[str]:
-  """Writes the pictures; returns their paths."""
+  """Writes the pictures; returns their paths.
+
+  All or nothing: pictures are drawn into a private folder beside ``--output_dir`` and moved
+  in only once every selected record was read, so a corrupt file half-way leaves no pictures
+  that look like the whole selection.
+  """
   files = expand_inputs(cfg.examples)
-  os.makedirs(cfg.output_dir, exist_ok=True)
-  written = []
-  for index, (_, record, channels) in enumerate(
-      select(iter_records(files, cfg.channels), cfg.example_filter, cfg.num)):
-    path = os.path.join(cfg.output_dir, file_name(index, record))
-    data = render_png(record, channels, scale=cfg.scale, columns=cfg.columns)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
-    written.append(path)
-  return written
+  parent = os.path.dirname(os.path.abspath(cfg.output_dir))
+  os.makedirs(parent, exist_ok=True)
+  tmp_dir = tempfile.mkdtemp(prefix=f".pileflow-tmp-{os.path.basename(cfg.output_dir)}-",
+                             dir=parent)
+  try:
+    names = []
+    for index, (_, record, channels) in enumerate(
+        select(iter_records(files, cfg.channels), cfg.example_filter, cfg.num)):
+      name = file_name(index, record)
+      with open(os.path.join(tmp_dir, name), "wb") as f:
+        f.write(render_png(record, channels, scale=cfg.scale, columns=cfg.columns))
+      names.append(name)
+    output_paths.claim_dir(cfg.output_dir, PROG)
+    written = []
+    for name in names:
+      path = os.path.join(cfg.output_dir, name)
+      os.replace(os.path.join(tmp_dir, name), path)
+      written.append(path)
+    return written
+  finally:
+    shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  try:
+  def body():
     cfg = parse_config(argv)
-    written = run(cfg)
-  except (flags.UsageError, ValueError, OSError) as e:
-    flags.fail(PROG, str(e))
+    return cfg, run(cfg)
+
+  # show_examples only reads: an unreadable or malformed input (ValueError, OSError) is input.
+  cfg, written = flags.run_or_fail(PROG, body, (ValueError, OSError))
   print(f"{PROG}: wrote {len(written)} picture(s) to {cfg.output_dir}")
   return 0
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shlex
 import sys
 import time
@@ -36,9 +35,9 @@ from beam_pipelines import flags
 from beam_pipelines import shuffle_config as config_lib
 from beam_pipelines.core import shuffle_plan
 from beam_pipelines.transforms import shuffle_examples as se
+from schemas import output_paths
 
 PROG = "shuffle"
-EXIT_DATA_ERROR = 1
 log = logging.getLogger("pileflow.shuffle")
 
 
@@ -66,7 +65,11 @@ def run(cfg: config_lib.ShuffleConfig, beam_args: Sequence[str],
   t0 = time.time()
   files = se.expand_inputs(cfg.input_pattern_list)
   outputs = se.ShuffleOutputs.for_prefix(cfg.output_pattern_prefix, cfg.num_shards)
-  outputs.refuse_existing(cfg.overwrite)
+  outputs.preflight(cfg.overwrite)
+  for flag, path in (("--output_dataset_config_pbtxt", cfg.output_dataset_config_pbtxt),
+                     ("--output_manifest", cfg.manifest_path)):
+    if path:
+      output_paths.check_file_outputs([path], flag, cfg.overwrite)
   check = se.check_inputs(files)
   se.check_existing_example_info(cfg.output_pattern_prefix, check)
   workers = worker_count(beam_args)
@@ -135,46 +138,15 @@ def _print_summary(result: Dict[str, Any], cfg: config_lib.ShuffleConfig) -> Non
   print(f"{PROG}:   manifest {cfg.manifest_path}")
 
 
-_DATA_ERROR_RE = re.compile(r"ShuffleDataError: (.+)")
-_BEAM_STEP_RE = re.compile(r"\s*\[while running '[^']*'\]\s*$")
-
-
-def _data_error(exc: BaseException) -> Optional[str]:
-  """The ShuffleDataError message inside a Beam worker failure, if that is what it was.
-
-  In-process runners chain the original exception; multi-process workers send its traceback
-  as text, so both are searched.
-  """
-  seen: Optional[BaseException] = exc
-  while seen is not None:
-    if isinstance(seen, se.ShuffleDataError):
-      return _BEAM_STEP_RE.sub("", str(seen))
-    seen = seen.__cause__ or seen.__context__
-  found = _DATA_ERROR_RE.findall(str(exc))
-  return _BEAM_STEP_RE.sub("", found[-1].strip()) if found else None
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
   flags.setup_logging()
   parser = flags.OneLineArgumentParser(
       prog=PROG, description="Global shuffle of TFRecord examples in bounded memory.")
   config_lib.add_flags(parser)
-  args, beam_args = flags.parse_known(parser, argv)
+  args, beam_args = flags.parse_known(parser, argv, PROG)
   argv = list(sys.argv[1:] if argv is None else argv)
-  try:
-    cfg = config_lib.from_args(args).validate()
-    result = run(cfg, beam_args, argv)
-  except flags.UsageError as e:
-    flags.fail(PROG, str(e))
-  except se.ShuffleDataError as e:  # Beam re-raises it with the step name appended
-    sys.stderr.write(f"{PROG}: error: {_BEAM_STEP_RE.sub('', str(e))}\n")
-    return EXIT_DATA_ERROR
-  except Exception as e:  # noqa: BLE001 - a worker failure: report its data cause in one line
-    message = _data_error(e)
-    if message is None:
-      raise
-    sys.stderr.write(f"{PROG}: error: {message}\n")
-    return EXIT_DATA_ERROR
+  cfg = flags.run_or_fail(PROG, lambda: config_lib.from_args(args).validate())
+  result = flags.run_or_fail(PROG, lambda: run(cfg, beam_args, argv), (se.ShuffleDataError,))
   _print_summary(result, cfg)
   return 0
 

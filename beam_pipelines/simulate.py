@@ -22,6 +22,7 @@ import argparse
 import sys
 from typing import List, Optional
 
+from beam_pipelines import flags
 from beam_pipelines.core import simulation as sim
 from beam_pipelines.io import simulation_writer
 
@@ -29,20 +30,13 @@ PROG = "simulate"
 _DEFAULTS = sim.SimulationConfig()
 
 
-class _OneLineParser(argparse.ArgumentParser):
-  """argparse whose errors are one line on stderr and exit code 2 (no usage dump)."""
-
-  def error(self, message):
-    sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
-    sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
   d = _DEFAULTS
-  p = _OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p = flags.OneLineArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
   p.add_argument("--output_dir", required=True, help="directory to create (must be absent or "
                  "empty unless --overwrite)")
-  p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_dir")
+  p.add_argument("--overwrite", action="store_true",
+                 help="replace the files of an earlier simulation in --output_dir")
   p.add_argument("--contigs", default=",".join(f"{n}:{l}" for n, l in d.contigs),
                  help="name:length list, comma separated (lengths may end in k or m)")
   p.add_argument("--coverage", type=float, default=d.coverage, help="mean read depth")
@@ -117,12 +111,10 @@ def summary_paragraph(output_dir: str, summary: dict) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  try:
-    cfg = config_from_args(args)
-    summary = simulation_writer.write_simulation(cfg, args.output_dir, args.overwrite)
-  except (sim.SimulationConfigError, simulation_writer.OutputDirError) as e:
-    sys.stderr.write(f"{PROG}: error: {' '.join(str(e).split())}\n")
-    return 2
+  summary = flags.run_or_fail(
+      PROG, lambda: simulation_writer.write_simulation(config_from_args(args), args.output_dir,
+                                                       args.overwrite),
+      (sim.SimulationConfigError,))
   print(summary_paragraph(args.output_dir, summary))
   return 0
 

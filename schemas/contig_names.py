@@ -31,11 +31,9 @@ def naming_hint(unknown: Iterable[str], reference: Collection[str]) -> Optional[
   if not matched:
     return None
   n = matched[0]
-  if n.startswith("chr"):
-    return (f"the reference names contigs without the 'chr' prefix ({n} -> {_alternate(n)}); "
-            "rename the contigs in this file to match the reference")
-  return (f"the reference names contigs with the 'chr' prefix ({n} -> {_alternate(n)}); "
-          "rename the contigs in this file to match the reference")
+  which = "without" if n.startswith("chr") else "with"
+  return (f"the reference names contigs {which} the 'chr' prefix: use {_alternate(n)}, "
+          f"not {n}")
 
 
 def check_contig_names(used: Iterable[str], reference: Collection[str], what: str,

@@ -46,12 +46,20 @@ def one_line(message: str) -> str:
 
 
 def chain(exc: BaseException) -> Iterable[BaseException]:
-  """``exc`` and everything along its cause/context chain, outermost first."""
+  """``exc`` and everything along its cause/context chain, outermost first.
+
+  ``raise X from None`` ends the chain: the code that wrote it replaced the inner error with a
+  better message on purpose."""
   seen = set()
   while exc is not None and id(exc) not in seen:
     seen.add(id(exc))
     yield exc
-    exc = exc.__cause__ or exc.__context__
+    if exc.__cause__ is not None:
+      exc = exc.__cause__
+    elif exc.__suppress_context__:
+      break
+    else:
+      exc = exc.__context__
 
 
 def find_in_chain(exc: BaseException,
@@ -94,7 +102,9 @@ def fail(prog: str, message: str, code: int = EXIT_INPUT) -> NoReturn:
 def run_main(prog: str, body: Callable[[], T],
              input_errors: Tuple[Type[BaseException], ...] = (),
              failure_errors: Tuple[Type[BaseException], ...] = (),
-             message_of: Callable[[BaseException], str] = str) -> T:
+             message_of: Callable[[BaseException], str] = str,
+             relayed: Optional[Callable[[BaseException], Optional[Tuple[str, str]]]] = None
+             ) -> T:
   """Runs ``body()`` under the error rule above; returns its result.
 
   Args:
@@ -103,6 +113,8 @@ def run_main(prog: str, body: Callable[[], T],
     failure_errors: exception types meaning a failure during the run (exit 1), beside
       :class:`RunFailure` and ``OSError``.
     message_of: turns the exception into the text shown (e.g. to strip Beam's step names).
+    relayed: reads (exception type name, message) out of an error that a worker process relayed
+      as text only (Beam's multi-process runner); the type name decides the exit code.
 
   Interrupts (SIGINT, SIGTERM) print ``prog: interrupted`` and exit 130. The body's own
   ``except BaseException`` clean-up (rolling back outputs) runs before that, as the
@@ -132,10 +144,28 @@ def run_main(prog: str, body: Callable[[], T],
     cause = find_in_chain(e, (OSError,))
     if cause is not None:
       fail(prog, _os_error_text(cause), EXIT_FAILURE)
+    found = relayed(e) if relayed is not None else None
+    if found is not None:
+      type_name, message = found
+      if type_name in _names(inputs):
+        fail(prog, message, EXIT_INPUT)
+      if type_name in _names(failures + (OSError,)):
+        fail(prog, message, EXIT_FAILURE)
     raise
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
+
+
+def _names(types: Tuple[Type[BaseException], ...]) -> set:
+  """Names of ``types`` and of all their loaded subclasses."""
+  out, todo = set(), list(types)
+  while todo:
+    t = todo.pop()
+    if t.__name__ not in out:
+      out.add(t.__name__)
+      todo.extend(t.__subclasses__())
+  return out
 
 
 def _os_error_text(e: BaseException) -> str:

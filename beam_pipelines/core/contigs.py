@@ -13,11 +13,12 @@ import os
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence
 
 from beam_pipelines.core.regions import Range
+from schemas import contig_names
 
 MIN_SHARED_CONTIGS_FRACTION = 0.9
 
 
-class ContigMismatchError(ValueError):
+class ContigMismatchError(contig_names.ContigNameError):
   """Inputs do not share enough of the reference; the message says which contigs differ."""
 
 
@@ -94,6 +95,11 @@ def reconcile(ref: Mapping[str, int], reads: Mapping[str, int],
                       if set(reads) - set(kept_ref) else ""))
     if missing_in_truth:
       parts.append(f"{truth_name} lacks {_describe(missing_in_truth)}")
+    for name, names in ((reads_name, reads), (truth_name, truth or {})):
+      hint = contig_names.naming_hint([c for c in names if c not in ref], ref)
+      if hint:
+        parts.append(f"{name}: {hint}")
+        break
     raise ContigMismatchError("; ".join(parts))
   return ContigPlan(contigs=common, excluded=sorted(set(ref) & excluded),
                     missing_in_reads=missing_in_reads, missing_in_truth=missing_in_truth)

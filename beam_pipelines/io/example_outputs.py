@@ -5,8 +5,10 @@ its examples in genome order and appear only when complete. Each unit writes its
 one uncompressed chunk file; each shard is then assembled by streaming its units' chunks in
 unit order into a gzip file inside the run's temporary directory (memory: one copy buffer);
 only after the whole pipeline succeeded does the driver move the shards into place and write
-``example_info.json`` beside each. A failed run leaves no shard that looks finished, and a
-rerun overwrites the previous output file by file. Paths go through Beam FileSystems, so the
+``example_info.json`` beside each. A failed run leaves no shard that looks finished; before
+any work, :meth:`ExampleOutputs.preflight` applies the output-path policy
+(schemas.output_paths): a directory is never taken for a file, and an earlier run's files are
+replaced, file by file, only with ``--overwrite``. Paths go through Beam FileSystems, so the
 same layout works on gs:// with Dataflow.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Dict, List, Optional, Sequence
 
 from beam_pipelines.io import filesystem as fs
 from schemas import example_info
+from schemas import output_paths
 from schemas import sharding
 from schemas import tfrecord
 
@@ -36,6 +39,16 @@ class ExampleOutputs:
     run_id = run_id or uuid.uuid4().hex[:12]
     return cls(spec=spec, final_paths=tuple(finals),
                tmp_dir=fs.join(out_dir, f".pileflow-tmp-{fs.basename(finals[0])}-{run_id}"))
+
+  def all_paths(self) -> List[str]:
+    """Every file a finished run leaves: shards, their example_info.json, the summary."""
+    return (list(self.final_paths)
+            + [example_info.example_info_path(p) for p in self.final_paths]
+            + [self.summary_path()])
+
+  def preflight(self, overwrite: bool, flag: str = "--examples") -> None:
+    """Refuses directories and (without ``overwrite``) earlier outputs; probes the folder."""
+    output_paths.check_file_outputs(self.all_paths(), flag, overwrite, shown=self.spec)
 
   @property
   def num_shards(self) -> int:

@@ -32,6 +32,7 @@ import numpy as np
 import pysam
 
 from beam_pipelines.core import simulation as sim
+from schemas import output_paths
 
 REFERENCE_FASTA = "reference.fa"
 REFERENCE_FASTA_GZ = "reference.fa.gz"
@@ -44,23 +45,20 @@ READ_GROUP_ID = "rg1"
 PROGRAM_ID = "pileflow.simulate"
 
 
-class OutputDirError(ValueError):
+class OutputDirError(output_paths.OutputPathError):
   """The output directory cannot be used; the message names it and says why."""
 
 
 def check_output_dir(output_dir: str, overwrite: bool) -> None:
-  """Fails fast (before anything is written) when ``output_dir`` cannot receive the dataset."""
-  path = os.path.abspath(output_dir)
-  parent = os.path.dirname(path)
-  if os.path.lexists(path) and not os.path.isdir(path):
-    raise OutputDirError(f"--output_dir {output_dir} exists and is not a directory")
-  if os.path.isdir(path) and os.listdir(path) and not overwrite:
-    raise OutputDirError(f"--output_dir {output_dir} is not empty (pass --overwrite to replace it)")
-  if not os.path.isdir(parent):
-    raise OutputDirError(f"--output_dir {output_dir}: parent directory {parent} does not exist "
-                         "or is not a directory")
-  if not os.access(parent, os.W_OK | os.X_OK):
-    raise OutputDirError(f"--output_dir {output_dir}: directory {parent} is not writable")
+  """Fails fast (before anything is written) when ``output_dir`` cannot receive the dataset.
+
+  The one output-path policy (schemas.output_paths): a non-empty directory pileflow did not
+  make is refused whatever the flags; an earlier simulation's directory needs --overwrite.
+  """
+  try:
+    output_paths.check_dir_output(output_dir, "--output_dir", overwrite)
+  except output_paths.OutputPathError as e:
+    raise OutputDirError(str(e)) from None
 
 
 def _wrap(seq: str, width: int = 60) -> str:
@@ -195,6 +193,7 @@ def write_simulation(cfg: sim.SimulationConfig, output_dir: str,
   path = os.path.abspath(output_dir)
   parent, base = os.path.split(path)
   try:
+    os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
   except OSError as e:
     raise OutputDirError(f"--output_dir {output_dir}: cannot create a directory in {parent} "
@@ -202,14 +201,16 @@ def write_simulation(cfg: sim.SimulationConfig, output_dir: str,
   try:
     os.chmod(tmp, 0o755)
     summary = _write_all(cfg, tmp)
-    if os.path.isdir(path) and os.listdir(path):
-      old = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
-      os.rename(path, os.path.join(old, "x"))
-      os.rename(tmp, path)
-      shutil.rmtree(old)
+    output_paths.claim_dir(tmp, "simulate")
+    if os.path.isdir(path):
+      # Only the files this run writes are replaced; anything else in the folder stays.
+      for root, _, names in os.walk(tmp):
+        dest = os.path.join(path, os.path.relpath(root, tmp))
+        os.makedirs(dest, exist_ok=True)
+        for name in names:
+          os.replace(os.path.join(root, name), os.path.join(dest, name))
+      shutil.rmtree(tmp)
     else:
-      if os.path.isdir(path):
-        os.rmdir(path)
       os.rename(tmp, path)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)

@@ -39,6 +39,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
+from schemas import errors
+from schemas import output_paths
+
 from beam_pipelines import flags
 from beam_pipelines.core import counters
 from beam_pipelines.core import label_qa
@@ -65,8 +68,8 @@ _KEY = struct.Struct("<Q")
 _READ_BLOCK = 1 << 20
 
 
-class ShuffleDataError(ValueError):
-  """An input's bytes are corrupt or not examples (runtime data error, exit code 1).
+class ShuffleDataError(errors.InputError):
+  """An input's bytes are corrupt or not examples: bad input (exit code 2), found mid-run.
 
   The message names the file and the byte offset of the bad record.
   """
@@ -250,12 +253,26 @@ class ShuffleOutputs:
     """Shards of any shard count already under the prefix (``<prefix>-*-of-*.tfrecord.gz``)."""
     return fs.glob(f"{self.prefix}-*-of-*{SHARD_SUFFIX}")
 
-  def refuse_existing(self, overwrite: bool) -> None:
+  def refuse_existing(self, overwrite: bool, flag: str = "--output_pattern_prefix",
+                      shown: Optional[str] = None) -> None:
+    """Refuses a prefix that already holds shards unless ``overwrite``; ``flag``/``shown`` are
+    what the user typed (make_dataset's ``--output_dir``, not the split prefix it implies)."""
     existing = self.existing_shards()
     if existing and not overwrite:
-      raise flags.UsageError(f"--output_pattern_prefix {self.prefix} already holds "
+      raise flags.UsageError(f"{flag} {shown or self.prefix} already holds "
                              f"{len(existing)} shard(s) (e.g. {existing[0]}); pass --overwrite "
                              "to replace them")
+
+  def preflight(self, overwrite: bool, flag: str = "--output_pattern_prefix",
+                shown: Optional[str] = None) -> None:
+    """The output-path policy (schemas.output_paths) before any work: the prefix names files,
+    not a directory; existing shards need ``overwrite``; the folder is writable."""
+    shown = shown or self.prefix
+    if self.prefix.endswith("/") or fs.basename(self.prefix) in ("", ".", ".."):
+      raise output_paths.OutputPathError(
+          f"{flag}={shown}: names a directory; give a file name prefix (e.g. DIR/train)")
+    self.refuse_existing(overwrite, flag, shown)
+    output_paths.check_file_outputs(self.final_paths, flag, overwrite=True, shown=shown)
 
   def piece_path(self, bucket: int, bundle_id: str) -> str:
     return fs.join(self.tmp_dir, "buckets", f"b{bucket:07d}", f"{bundle_id}.rec")

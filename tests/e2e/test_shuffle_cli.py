@@ -203,7 +203,7 @@ def test_corrupt_input(kind, fragment, tmp_path):
   args = ["--input_pattern_list", str(path), "--output_pattern_prefix", str(out / "x"),
           "--num_shards", "2", "--allow_label_imbalance"]
   proc = run_inproc(args)
-  assert proc.returncode == 1, proc.stderr
+  assert proc.returncode == 2, proc.stderr  # a corrupt input is bad input, found mid-run
   lines = error_lines(proc)
   assert len(lines) == 1 and str(path) in lines[0] and fragment in lines[0]
   assert "byte offset" in lines[0] and "while running" not in lines[0]

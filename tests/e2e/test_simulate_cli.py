@@ -66,7 +66,7 @@ def truth():
 
 def test_files_and_summary_line(small):
   out, summary, stdout = small
-  assert sorted(p.name for p in out.iterdir()) == summary["files"]
+  assert sorted(p.name for p in out.iterdir()) == [".pileflow-output.json"] + summary["files"]
   assert {"reference.fa.gz.gzi", "reads.bam.bai", "truth.vcf.gz.tbi"} <= set(summary["files"])
   assert len(stdout.strip().splitlines()) == 1 and str(out) in stdout  # one paragraph
   assert f"{summary['reads']['records']:,} BAM records" in stdout
@@ -250,16 +250,28 @@ def test_same_seed_same_bytes_other_seed_differs(small, tmp_path):
     assert a[name] != b[name], name
 
 
-def test_overwrite_replaces_a_non_empty_directory(tmp_path):
+def test_a_users_folder_is_refused_even_with_overwrite(tmp_path):
   out = tmp_path / "o"
   out.mkdir()
-  (out / "stale.txt").write_text("old")
+  (out / "notes.txt").write_text("mine")
   args = ["--output_dir", str(out), "--contigs", "w:20000", "--coverage", "2"]
+  for extra in ([], ["--overwrite"]):
+    proc = run_cli(args + extra, check=False)
+    assert proc.returncode == 2 and "not made by pileflow" in proc.stderr, proc.stderr
+    assert os.listdir(out) == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no temp copy left
+
+
+def test_overwrite_replaces_only_the_files_this_run_writes(tmp_path):
+  out = tmp_path / "o"
+  args = ["--output_dir", str(out), "--contigs", "w:20000", "--coverage", "2"]
+  run_cli(args)
+  (out / "notes.txt").write_text("mine")  # a user's file inside pileflow's folder
   proc = run_cli(args, check=False)
-  assert proc.returncode == 2 and "--overwrite" in proc.stderr
-  assert (out / "stale.txt").exists()  # refused, untouched
-  run_cli(args + ["--overwrite"])
-  assert not (out / "stale.txt").exists() and (out / "reads.bam").exists()
+  assert proc.returncode == 2 and "--overwrite" in proc.stderr  # rerun refused, untouched
+  run_cli(args[:-1] + ["3", "--overwrite"])
+  assert (out / "notes.txt").read_text() == "mine" and (out / "reads.bam").exists()
+  assert json.loads((out / "simulation.json").read_text())["config"]["coverage"] == 3.0
   assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no temp or old copy left
 
 
@@ -276,9 +288,9 @@ def _bad_cases(tmp):
         "--insert_size_mean", "3000"], "longer than contig 's'"),  # read > contig
       (["--output_dir", str(tmp / "o"), "--regions", "chrX:1-100"],
        "contig 'chrX' is not in the reference"),  # unknown contig in --regions
-      (["--output_dir", str(a_file)], "exists and is not a directory"),  # output is a file
-      (["--output_dir", str(a_file / "o")], "does not exist or is not a directory"),  # under a file
-      (["--output_dir", str(ro / "o")], "is not writable"),  # under a read-only directory
+      (["--output_dir", str(a_file)], "is an existing file, not a directory"),  # output is a file
+      (["--output_dir", str(a_file / "o")], "cannot write in"),  # under a file
+      (["--output_dir", str(ro / "o")], "cannot write in"),  # under a read-only directory
       (["--output_dir", str(tmp / "o"), "--coverage", "abc"],
        "argument --coverage: invalid float value"),  # argparse type error
       (["--coverage", "3"], "the following arguments are required: --output_dir"),  # argparse
@@ -289,12 +301,12 @@ def test_bad_options_give_one_line_and_exit_2(tmp_path):
   cases = _bad_cases(tmp_path)
   before = sorted(p.name for p in tmp_path.iterdir())
   for args, message in cases:
-    if "is not writable" in message and os.geteuid() == 0:
+    if "readonly" in args[1] and os.geteuid() == 0:
       # Root ignores directory permissions: use a directory nobody can create files in
       # (sysfs), which goes through the "cannot create" path instead.
       if not os.path.isdir("/sys"):
         continue
-      args, message = ["--output_dir", "/sys/pileflow_sim_out"], "cannot create a directory in"
+      args, message = ["--output_dir", "/sys/pileflow_sim_out"], "cannot write in"
     proc = run_cli(args, check=False)
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2, (args, proc.stderr)

@@ -106,3 +106,30 @@ def test_report_renders_in_headless_chromium(dataset, tmp_path):
   # The red warnings box is at the top of the page.
   top = shot[:300].reshape(-1, 3).astype(int)
   assert (np.abs(top - (198, 40, 40)).sum(axis=1) < 12).sum() > 500
+
+
+def test_a_copied_dataset_is_read_from_the_copy(dataset, tmp_path):
+  """Manifests record the original's shard paths; the copy's own shards must win."""
+  import shutil
+  root, _ = dataset
+  copy = tmp_path / "copy"
+  shutil.copytree(root, copy, ignore=shutil.ignore_patterns("report.html"))
+  train = report.split_from_manifest(str(copy / "train" / "dataset_config.manifest.json"))
+  assert train.files and all(f.startswith(str(copy)) for f in train.files), train.files
+  # With the original gone, the copy still reports (it would fail on the original's paths).
+  shutil.rmtree(copy / "tune")
+  moved = tmp_path / "moved"
+  shutil.move(str(copy), str(moved))
+  assert report.main(["--dataset_dir", str(moved), "--pictures_per_class", "1"]) == 0
+  assert (moved / "report.html").exists()
+
+
+def test_rerun_needs_overwrite(dataset, tmp_path, capsys):
+  root, out = dataset
+  before = open(out, "rb").read()
+  with pytest.raises(SystemExit) as e:
+    report.main(["--dataset_dir", root])
+  assert e.value.code == 2
+  err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+  assert len(err) == 1 and "--overwrite" in err[0]
+  assert open(out, "rb").read() == before

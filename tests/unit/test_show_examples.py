@@ -99,7 +99,8 @@ def test_cli_writes_named_pngs(tmp_path):
   rc = se.main(["--examples", giab.GOLDEN, "--output_dir", str(out), "--variant_types",
                 "indel", "--num", "2", "--scale", "1"])
   assert rc == 0
-  names = sorted(os.listdir(out))
+  names = sorted(n for n in os.listdir(out) if not n.startswith("."))
+  assert sorted(os.listdir(out)) == [".pileflow-output.json"] + names  # marked as pileflow's
   assert names == ["00000_chr20_10001436_A_AAGGCT_label2.png",
                    "00001_chr20_10004769_TAAAACTATGC_T_label1.png"]
   png = _decode_png((out / names[0]).read_bytes())
@@ -123,3 +124,42 @@ def test_missing_input_is_one_line(tmp_path, capsys):
   with pytest.raises(SystemExit):
     se.main(["--examples", str(tmp_path / "none-*.gz"), "--output_dir", str(tmp_path)])
   assert "matches no file" in capsys.readouterr().err
+
+
+def test_corrupt_file_leaves_no_pictures_and_keeps_user_files(tmp_path, capsys):
+  """A corrupt file half-way: one line, exit 2, not one picture written, user files intact."""
+  good = open(giab.GOLDEN, "rb").read()
+  bad = tmp_path / "bad.tfrecord.gz"
+  bad.write_bytes(good[: len(good) // 2])  # the first pictures decode, then the stream ends
+  out = tmp_path / "pics"
+  with pytest.raises(SystemExit) as e:
+    se.main(["--examples", str(bad), "--output_dir", str(out), "--num", "0"])
+  assert e.value.code == 2
+  err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+  assert len(err) == 1 and str(bad) in err[0], err
+  assert not out.exists()
+  assert [n for n in os.listdir(tmp_path) if n.startswith(".pileflow-tmp")] == []
+
+
+def test_refuses_a_users_non_empty_folder(tmp_path, capsys):
+  user = tmp_path / "mine"
+  user.mkdir()
+  (user / "notes.txt").write_text("keep")
+  with pytest.raises(SystemExit) as e:
+    se.main(["--examples", giab.GOLDEN, "--output_dir", str(user), "--num", "1"])
+  assert e.value.code == 2
+  err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+  assert len(err) == 1 and "not made by pileflow" in err[0]
+  assert os.listdir(user) == ["notes.txt"] and (user / "notes.txt").read_text() == "keep"
+
+
+def test_rerun_needs_overwrite_and_then_keeps_other_files(tmp_path, capsys):
+  out = tmp_path / "pics"
+  args = ["--examples", giab.GOLDEN, "--output_dir", str(out), "--num", "1", "--scale", "1"]
+  assert se.main(args) == 0
+  (out / "mine.txt").write_text("keep")
+  with pytest.raises(SystemExit) as e:
+    se.main(args)
+  assert e.value.code == 2 and "--overwrite" in capsys.readouterr().err
+  assert se.main(args + ["--overwrite"]) == 0
+  assert (out / "mine.txt").read_text() == "keep"
