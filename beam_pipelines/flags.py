@@ -65,6 +65,13 @@ def unknown_beam_args(rest: Sequence[str]) -> List[str]:
   beam_log = logging.getLogger("apache_beam.options.pipeline_options")
   level = beam_log.level
   beam_log.setLevel(logging.ERROR)  # Beam warns "Discarding unparseable args" for these
+  if any(t.startswith("--dask") for t in rest):
+    # DaskOptions registers itself only when the Dask runner's module is imported (and dask
+    # is an optional extra): without it --dask_client_address would look unknown.
+    try:
+      from apache_beam.runners.dask import dask_runner  # noqa: F401  pylint: disable=unused-import
+    except ImportError:
+      pass
   try:
     options = PipelineOptions(list(rest))
     extra = (set(options.get_all_options(retain_unknown_options=True))
@@ -117,6 +124,21 @@ def setup_logging() -> None:
   import logging
   logging.basicConfig(level=logging.INFO, format="%(message)s")
   logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+  # Some Beam modules log through the root logger (``logging.info(...)``, e.g. "Runner
+  # defaulting to pickling library"), which the level above cannot reach: drop those below
+  # CRITICAL by where they come from.
+  for handler in logging.getLogger().handlers:
+    if _not_beam not in handler.filters:
+      handler.addFilter(_not_beam)
+
+
+def _not_beam(record) -> bool:
+  """False for a record below CRITICAL logged from Beam's own package (any logger)."""
+  import logging
+  import os
+  import apache_beam
+  beam_dir = os.path.dirname(apache_beam.__file__) + os.sep
+  return record.levelno >= logging.CRITICAL or not record.pathname.startswith(beam_dir)
 
 
 def strip_beam_context(message: str) -> str:
@@ -133,7 +155,13 @@ def run_or_fail(prog: str, body, input_errors=()):
   index, a malformed BED, ...). When Beam wraps one raised in a worker, that one is reported;
   multi-process workers relay only their traceback's text, which :func:`worker_message` reads.
   """
-  return errors.run_main(prog, body, input_errors=tuple(input_errors),
+  from beam_pipelines import cli_runtime
+
+  def wrapped():
+    with cli_runtime.private_tempdir(prog), cli_runtime.filtered_stderr():
+      return body()
+
+  return errors.run_main(prog, wrapped, input_errors=tuple(input_errors),
                          message_of=lambda e: strip_beam_context(str(e)),
                          relayed=worker_message)
 

@@ -140,6 +140,7 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   started = time.time()
   outputs = ExampleOutputs.for_spec(cfg.examples)
   outputs.preflight(cfg.overwrite)
+  new_dir = not fs.exists(fs.dirname(outputs.final_paths[0]) or ".")
   plan = inputs.plan(cfg)
   opts = maker_options(cfg, plan.sample_name)
   log.info("%s: %d partitions in %d work units over %s bp -> %d shard(s)", PROG,
@@ -149,7 +150,7 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
       build_pipeline(p, cfg, plan, opts, outputs)
     infos = outputs.commit(opts.pileup.channels)
   except BaseException:
-    outputs.abort()
+    outputs.abort(remove_empty_dir=new_dir)
     raise
   summary = _summary(cfg, plan, outputs, infos, time.time() - started, argv)
   fs.write_bytes(outputs.summary_path(), (json.dumps(summary, indent=1) + "\n").encode())

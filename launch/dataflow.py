@@ -22,7 +22,14 @@ graph.
   python -m launch.dataflow cancel --project P --region us-central1 JOB_ID
 
 Flags after ``--`` are the pipeline's own (see ``python -m beam_pipelines.<name> --help``);
-any flag neither knows is passed to Beam unchanged.
+Beam's options come from the launcher's flags only, so a flag after ``--`` that the pipeline
+does not know (a typo such as ``--regoins``, or a Beam option) is refused by name, in the dry
+run and in the submit alike.
+
+A dry run never uses the network: gs:// outputs are checked for form only (the summary lists
+them), and the inputs must be local copies, because planning reads their headers and indexes.
+Errors follow schemas.errors: one stderr line, exit 2 for bad input, 1 for a failure (a job
+that ended other than JOB_STATE_DONE, a service error), 130 when interrupted.
 
 The driver of a submitted run stays alive until the job ends, because the shards are committed
 (renamed into place, example_info.json written) by the driver after the workers succeed, as
@@ -31,6 +38,7 @@ in a local run: run it from a machine that stays up (Cloud Shell, a small VM, ``
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -41,6 +49,7 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from launch import cli
+from launch import packaging
 
 PROG = "launch.dataflow"
 PIPELINES = ("make_examples", "make_dataset", "shuffle")
@@ -52,8 +61,7 @@ TERMINAL_STATES = ("JOB_STATE_DONE", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
                    "JOB_STATE_UPDATED", "JOB_STATE_DRAINED")
 
 
-class LaunchError(ValueError):
-  """A bad launcher flag or an unusable combination; one line, exit code 2."""
+LaunchError = cli.LaunchError  # a bad launcher flag or combination: one line, exit code 2
 
 
 # ---- settings ------------------------------------------------------------------------------------
@@ -90,10 +98,8 @@ class DataflowSettings:
   labels: Tuple[str, ...] = ()
 
   def validate(self) -> "DataflowSettings":
-    if not self.project:
-      raise LaunchError("--project is required (the Google Cloud project that runs the job)")
-    if not self.region:
-      raise LaunchError("--region is required (e.g. us-central1)")
+    cli.check_project(self.project)
+    cli.check_region(self.region)
     for flag, path in (("--temp_location", self.temp_location),
                        ("--staging_location", self.staging_location)):
       if path is not None and not re.match(r"^gs://[a-z0-9][-_.a-z0-9]{1,61}[a-z0-9](/|$)", path):
@@ -166,94 +172,270 @@ class Construction:
   pipeline: str
   description: str
   paths: Tuple[Tuple[str, str], ...]  # (flag, path) of every input and output the workers use
+  outputs: Tuple[Tuple[str, str], ...] = ()  # (flag, path) of the outputs alone
 
   def local_paths(self) -> List[Tuple[str, str]]:
     """Paths Dataflow workers cannot reach (not on GCS)."""
     return [(flag, p) for flag, p in self.paths if p and not p.startswith("gs://")]
 
+  def unchecked(self) -> List[str]:
+    """What a dry run could check for form only: the remote outputs (schemas.output_paths)."""
+    from schemas import output_paths
+    return output_paths.remote_unchecked(p for _, p in self.outputs if p)
 
-def _parse(prog: str, config_lib, argv: Sequence[str]):
+
+def _refuse_unknown(rest: Sequence[str], pipeline: str, tool: str) -> None:
+  """Refuses what the pipeline's parser left over, naming the first flag.
+
+  A misspelt pipeline flag (``-- --regoins chr20``) would otherwise reach Beam, which drops it
+  with a log line, and the job would run over the whole genome. Beam options are refused too:
+  the launcher sets them from its own flags, so a dry run and a submit always run one job.
+  The wording is the pipelines' own (beam_pipelines.flags), so the launcher and the entry
+  point name a bad flag the same way.
+  """
+  if not rest:
+    return
   from beam_pipelines import flags
-  parser = flags.OneLineArgumentParser(prog=prog)
+  unknown_of = getattr(flags, "unknown_beam_args", None)
+  message_of = getattr(flags, "unknown_flag_message", None)
+  unknown = unknown_of(rest) if unknown_of is not None else list(rest)
+  if unknown:
+    text = (message_of(unknown[0], tool) if message_of is not None
+            else f"{unknown[0]}: unknown flag (not a pileflow {tool} flag)")
+    raise LaunchError(f"{pipeline}: {text}")
+  shown = rest[0].split("=", 1)[0]
+  raise LaunchError(f"{shown}: a Beam pipeline option after --; the launcher sets Beam's "
+                    "options from its own flags (before --), so flags neither "
+                    f"{pipeline} nor the launcher know are refused")
+
+
+def _parse(pipeline: str, tool: str, config_lib, argv: Sequence[str]):
+  """The pipeline's own flags -> its frozen, validated config (the entry point's code).
+
+  argparse's own complaints (a missing required flag, a bad value) are raised as LaunchError,
+  so that ``render``/``submit`` raise rather than exit and the line names the pipeline.
+  """
+  import argparse
+
+  class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+      raise LaunchError(f"{pipeline}: {message}")
+
+  parser = _Parser(prog=f"{PROG} submit {pipeline} --")
   config_lib.add_flags(parser)
   args, rest = parser.parse_known_args(list(argv))
-  return config_lib.from_args(args).validate(), rest
+  _refuse_unknown(rest, pipeline, tool)
+  return config_lib.from_args(args).validate()
 
 
-def _construct_make_examples(p, argv: Sequence[str]) -> Tuple[Construction, List[str]]:
+@dataclasses.dataclass(frozen=True)
+class _Pipeline:
+  """How the launcher drives one entry point: its flags, its declared paths, its planning."""
+  parse: Callable[[Sequence[str]], object]
+  inputs: Callable[[object], List[Tuple[str, str]]]    # (flag, path) as typed
+  outputs: Callable[[object], List[Tuple[str, str]]]
+  build: Callable[[object, object], Tuple[str, List[Tuple[str, str]]]]  # (p, cfg) -> (plan, paths)
+
+
+def _me_parse(argv):
   from beam_pipelines import make_examples as entry
   from beam_pipelines import make_examples_config as config_lib
+  return _parse("make_examples", entry.PROG, config_lib, argv)
+
+
+def _me_inputs(cfg):
+  return ([("--ref", cfg.ref)] + [("--reads", r) for r in cfg.reads]
+          + [("--truth_variants", cfg.truth_variants),
+             ("--confident_regions", cfg.confident_regions)])
+
+
+def _me_build(p, cfg):
+  # The planning lines of beam_pipelines.make_examples.run, then its build_pipeline.
+  from beam_pipelines import make_examples as entry
   from beam_pipelines.io import make_examples_inputs as inputs
   from beam_pipelines.io.example_outputs import ExampleOutputs
-  cfg, rest = _parse(entry.PROG, config_lib, argv)
+  outputs = ExampleOutputs.for_spec(cfg.examples)
+  if hasattr(outputs, "preflight"):
+    outputs.preflight(cfg.overwrite)
   plan = inputs.plan(cfg)
   opts = entry.maker_options(cfg, plan.sample_name)
-  outputs = ExampleOutputs.for_spec(cfg.examples)
   entry.build_pipeline(p, cfg, plan, opts, outputs)
-  paths = [("--ref", cfg.ref), ("--examples", cfg.examples)]
-  paths += [("--reads", r) for r in cfg.reads]
-  paths += [("--truth_variants", cfg.truth_variants), ("--confident_regions",
-                                                       cfg.confident_regions)]
-  return Construction("make_examples", f"{len(plan.units)} work units over {plan.total_bp:,} bp "
-                      f"-> {outputs.num_shards} shard(s)", tuple(paths)), rest
+  return (f"{len(plan.units)} work units over {plan.total_bp:,} bp -> {outputs.num_shards} "
+          "shard(s)", _me_inputs(cfg) + [("--examples", cfg.examples)])
 
 
-def _construct_make_dataset(p, argv: Sequence[str]) -> Tuple[Construction, List[str]]:
+def _md_parse(argv):
   from beam_pipelines import make_dataset as entry
   from beam_pipelines import make_dataset_config as config_lib
-  cfg, rest = _parse(entry.PROG, config_lib, argv)
-  # make_dataset's own planning (preflight of every sample, split and shuffle plan); the
-  # worker count it reads from the Beam args is 1 on Dataflow: the budget is per worker.
-  split_list, jobs, shuffles = entry._plan(cfg, rest)  # pylint: disable=protected-access
-  entry.build_pipeline(p, cfg, split_list, jobs, shuffles)
-  paths = [("--ref", cfg.ref), ("--output_dir", cfg.output_dir)]
+  return _parse("make_dataset", entry.PROG, config_lib, argv)
+
+
+def _md_inputs(cfg):
+  paths = [("--ref", cfg.ref)]
   for s in cfg.samples:
     paths += [("--sample reads", r) for r in s.reads]
     paths += [("--sample truth", s.truth), ("--sample confident", s.confident)]
+  return paths
+
+
+def _md_build(p, cfg):
+  from beam_pipelines import make_dataset as entry
+  # make_dataset's own planning (preflight of every sample, split and shuffle plan); no Beam
+  # args: the worker count it reads from them is 1 on Dataflow, the budget is per worker.
+  split_list, jobs, shuffles = entry._plan(cfg, [])  # pylint: disable=protected-access
+  entry.build_pipeline(p, cfg, split_list, jobs, shuffles)
   units = sum(len(j[3].units) for j in jobs)
-  return Construction("make_dataset", f"{len(split_list)} split(s) x {len(cfg.samples)} "
-                      f"sample(s), {units} work units", tuple(paths)), rest
+  return (f"{len(split_list)} split(s) x {len(cfg.samples)} sample(s), {units} work units",
+          _md_inputs(cfg) + [("--output_dir", cfg.output_dir)])
 
 
-def _construct_shuffle(p, argv: Sequence[str]) -> Tuple[Construction, List[str]]:
+def _sh_parse(argv):
+  from beam_pipelines import shuffle as entry
+  from beam_pipelines import shuffle_config as config_lib
+  return _parse("shuffle", entry.PROG, config_lib, argv)
+
+
+def _sh_outputs(cfg):
+  return [(flag, path) for flag, path in (
+      ("--output_pattern_prefix", cfg.output_pattern_prefix),
+      ("--output_dataset_config_pbtxt", cfg.output_dataset_config_pbtxt),
+      ("--output_manifest", cfg.manifest_path)) if path]
+
+
+def _sh_build(p, cfg):
   # The planning lines of beam_pipelines.shuffle.run (which plans inline), then its
   # build_pipeline. If shuffle.py grows a public plan(), call that instead.
   from beam_pipelines import shuffle as entry
-  from beam_pipelines import shuffle_config as config_lib
   from beam_pipelines.core import shuffle_plan
   from beam_pipelines.transforms import shuffle_examples as se
-  cfg, rest = _parse(entry.PROG, config_lib, argv)
+  from schemas import output_paths
   files = se.expand_inputs(cfg.input_pattern_list)
   outputs = se.ShuffleOutputs.for_prefix(cfg.output_pattern_prefix, cfg.num_shards)
-  outputs.refuse_existing(cfg.overwrite)
+  if hasattr(outputs, "preflight"):
+    outputs.preflight(cfg.overwrite)
+  else:
+    outputs.refuse_existing(cfg.overwrite)
+  for flag, path in _sh_outputs(cfg)[1:]:
+    output_paths.check_file_outputs([path], flag, cfg.overwrite)
   check = se.check_inputs(files)
   se.check_existing_example_info(cfg.output_pattern_prefix, check)
-  workers = entry.worker_count(rest)
   estimated = shuffle_plan.estimate_bucket_data_bytes([(f.path, f.size) for f in files])
   plan = shuffle_plan.plan_shuffle(cfg.seed, cfg.num_shards, estimated,
-                                   max(1, cfg.memory_budget_bytes // workers))
+                                   max(1, cfg.memory_budget_bytes // entry.worker_count([])))
   entry.build_pipeline(p, cfg, files, plan, outputs, check)
-  paths = [("--input_pattern_list", f.path) for f in files]
-  paths += [("--output_pattern_prefix", cfg.output_pattern_prefix)]
-  return Construction("shuffle", f"{len(files)} input file(s) -> {plan.num_shards} shard(s) x "
-                      f"{plan.buckets_per_shard} bucket(s)", tuple(paths)), rest
+  paths = [("--input_pattern_list", f.path) for f in files] + _sh_outputs(cfg)
+  return (f"{len(files)} input file(s) -> {plan.num_shards} shard(s) x "
+          f"{plan.buckets_per_shard} bucket(s)", paths)
 
 
-_CONSTRUCTORS: Dict[str, Callable] = {
-    "make_examples": _construct_make_examples,
-    "make_dataset": _construct_make_dataset,
-    "shuffle": _construct_shuffle,
+_PIPELINES: Dict[str, _Pipeline] = {
+    "make_examples": _Pipeline(_me_parse, _me_inputs, lambda c: [("--examples", c.examples)],
+                               _me_build),
+    "make_dataset": _Pipeline(_md_parse, _md_inputs, lambda c: [("--output_dir", c.output_dir)],
+                              _md_build),
+    "shuffle": _Pipeline(_sh_parse,
+                         lambda c: [("--input_pattern_list", x) for x in c.input_patterns],
+                         _sh_outputs, _sh_build),
 }
 
 
-def construct(p, pipeline: str, argv: Sequence[str]) -> Tuple[Construction, List[str]]:
+class _OfflineFileSystem:
+  """Stands in for Beam's filesystem of a remote scheme while a dry run plans and renders.
+
+  Lookups answer "nothing there" (an output is then checked for form only, as
+  schemas.output_paths does for every remote path); any other operation is refused by name.
+  Pure path arithmetic (join, split) is the real filesystem's.
+  """
+  _PURE = ("join", "split", "scheme", "has_dirs", "CHUNK_SIZE", "report_lineage")
+
+  def __init__(self, real, looked_up: List[str]):
+    self._real = real
+    self._looked_up = looked_up
+
+  def match(self, patterns, limits=None):  # noqa: ARG002 - Beam's signature
+    from apache_beam.io.filesystem import MatchResult
+    self._looked_up.extend(patterns)
+    return [MatchResult(p, []) for p in patterns]
+
+  def exists(self, path):
+    self._looked_up.append(path)
+    return False
+
+  def __getattr__(self, name):
+    if name in self._PURE:
+      return getattr(self._real, name)
+
+    def refuse(path, *args, **kwargs):  # noqa: ARG001
+      shown = path[0] if isinstance(path, (list, tuple)) and path else path
+      raise LaunchError(f"dry run: {name} {shown} would use the network; a dry run never does")
+    return refuse
+
+
+@contextlib.contextmanager
+def offline_remote_filesystems(looked_up: Optional[List[str]] = None):
+  """While active, Beam FileSystems never reach a remote store (see _OfflineFileSystem).
+
+  Why here and not in the pipelines: their planning checks remote outputs through Beam
+  FileSystems (earlier shards under a prefix, an example_info.json beside it); on a machine
+  without credentials or network each such call retries for two minutes, then fails with a
+  traceback. The dry run plans with the pipelines' own code, so it intercepts the one place
+  all of those calls go through.
+  """
+  from apache_beam.io.filesystems import FileSystems
+  from schemas import output_paths
+  looked_up = [] if looked_up is None else looked_up
+  original = FileSystems.__dict__["get_filesystem"]
+  real_get = original.__func__
+
+  def get_filesystem(path):
+    fs = real_get(path)
+    return _OfflineFileSystem(fs, looked_up) if output_paths.is_remote(path) else fs
+
+  FileSystems.get_filesystem = staticmethod(get_filesystem)
+  try:
+    yield looked_up
+  finally:
+    FileSystems.get_filesystem = original
+
+
+def construct(p, pipeline: str, argv: Sequence[str], offline: bool = False,
+              remote_only: bool = False) -> Construction:
   """Adds ``pipeline``'s graph to ``p`` with the entry point's own ``build_pipeline``.
 
-  Returns the construction summary and the flags the pipeline did not know (Beam's).
+  Parses and validates the pipeline's flags with its own config (refusing any it does not
+  know), checks remote outputs for form, then plans. ``offline`` (the dry run): remote inputs
+  are refused (planning reads them) and remote outputs are checked for form only.
+  ``remote_only`` (a submit): local paths, which Dataflow workers cannot reach, are refused
+  before planning, so that no remote lookup is spent on a job that cannot run.
   """
-  if pipeline not in _CONSTRUCTORS:
+  from schemas import output_paths
+  if pipeline not in _PIPELINES:
     raise LaunchError(f"unknown pipeline {pipeline!r}; one of {', '.join(PIPELINES)}")
-  return _CONSTRUCTORS[pipeline](p, argv)
+  spec = _PIPELINES[pipeline]
+  cfg = spec.parse(argv)
+  outputs = [(flag, path) for flag, path in spec.outputs(cfg) if path]
+  for flag, path in outputs:
+    if output_paths.is_remote(path):
+      output_paths.check_remote_form(path, flag)
+  if remote_only:
+    local = [(flag, path) for flag, path in spec.inputs(cfg) + outputs
+             if path and not output_paths.is_remote(path)]
+    if local:
+      raise LaunchError("Dataflow workers cannot reach local paths: " +
+                        ", ".join(f"{flag} {path}" for flag, path in local))
+  if offline:
+    remote = [(flag, path) for flag, path in spec.inputs(cfg)
+              if path and output_paths.is_remote(path)]
+    if remote:
+      flag, path = remote[0]
+      raise LaunchError(f"{flag} {path}: a dry run plans the work from the inputs' headers "
+                        "and indexes and never uses the network; give local copies of the "
+                        "inputs for the dry run")
+    with offline_remote_filesystems():
+      description, paths = spec.build(p, cfg)
+  else:
+    description, paths = spec.build(p, cfg)
+  return Construction(pipeline, description, tuple(paths), tuple(outputs))
 
 
 # ---- dry run: the job request, rendered offline ----------------------------------------------------
@@ -265,6 +447,7 @@ class RenderedJob:
   staged: Dict[str, str]    # staged file name -> local copy under <out_dir>/staging/
   construction: Construction
   out_dir: str
+  unchecked: Tuple[str, ...] = ()  # remote paths checked for form only (remote_unchecked lines)
 
   @property
   def environment(self) -> Dict:
@@ -310,39 +493,104 @@ def _offline_client_class():
   return OfflineDataflowClient
 
 
+def _dataflow_options(settings: DataflowSettings, pipeline: str, extra: Sequence[str] = ()):
+  """Beam's options for the job, with Beam's own validation as one LaunchError line.
+
+  Beam validates DataflowRunner options when a Pipeline is constructed and raises a multi-line
+  ValueError; the settings' own checks catch the usual mistakes first, this catches the rest.
+  """
+  from apache_beam.options.pipeline_options import PipelineOptions
+  from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+  from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
+  options = PipelineOptions(settings.beam_args(pipeline) + list(extra))
+  problems = PipelineOptionsValidator(options, DataflowRunner()).validate()
+  if problems:
+    raise LaunchError("Beam refuses the Dataflow options: " +
+                      "; ".join(" ".join(str(x).split()) for x in problems))
+  return options
+
+
+_RENDER_FILES = ("pipeline.json", "staging", "job.json")  # committed in this order: job.json last
+
+
+def _write_json(path: str, data) -> None:
+  with open(path, "w") as f:
+    json.dump(data, f, indent=1, sort_keys=True)
+    f.write("\n")
+
+
 def render(pipeline: str, pipeline_argv: Sequence[str], settings: DataflowSettings,
            out_dir: str) -> RenderedJob:
   """Builds the pipeline with DataflowRunner and writes the job request to ``out_dir``.
 
   Writes ``job.json`` (the request body), ``pipeline.json`` (the portable pipeline the job
   runs) and ``staging/`` (what would be uploaded: pileflow's sdist ``workflow.tar.gz`` when
-  packaging with setup.py, the pipeline proto, the pickled session). No network is used.
+  packaging with setup.py, the pipeline proto, the pickled session). No network is used:
+  remote outputs are checked for form only (``RenderedJob.unchecked`` says which), remote
+  inputs are refused, and no Beam filesystem call reaches a remote store.
+
+  The files are written into a temporary folder inside ``out_dir`` and moved into place only
+  when all of them exist, ``job.json`` last: a failed or interrupted dry run leaves no
+  ``job.json`` of its own. ``out_dir`` follows the output-path policy (schemas.output_paths):
+  a non-empty folder that an earlier dry run did not make is refused.
   """
+  import shutil
+  import uuid
   import apache_beam as beam
-  from apache_beam.options.pipeline_options import PipelineOptions
   from google.protobuf import json_format
+  from schemas import output_paths
 
   settings.validate()
+  if output_paths.is_remote(out_dir):
+    raise LaunchError(f"--dry_run {out_dir}: give a local directory (a dry run writes no "
+                      "remote files)")
+  output_paths.check_dir_output(out_dir, "--dry_run", overwrite=True)
+  options = _dataflow_options(settings, pipeline, ["--dry_run=True", "--no_auth"])
+  created = []
+  d = os.path.abspath(out_dir)
+  while not os.path.exists(d):
+    created.append(d)
+    d = os.path.dirname(d)
   os.makedirs(out_dir, exist_ok=True)
-  p = beam.Pipeline(options=PipelineOptions(
-      settings.beam_args(pipeline) + ["--dry_run=True", "--no_auth"]))
-  construction, rest = construct(p, pipeline, pipeline_argv)
-  if rest:
-    raise LaunchError(f"flags neither {pipeline} nor the launcher know: {' '.join(rest)} "
-                      "(Beam options are set by the launcher's own flags)")
-  result = p.run()  # DataflowRunner with dry_run: translates, returns before any upload
-  job = result.job
-  client = _offline_client_class()(job.options, job.root_staging_location,
-                                   os.path.join(out_dir, "staging"))
-  client.create_job_description(job)
-  job_dict = json.loads(job.json())
-  with open(os.path.join(out_dir, "job.json"), "w") as f:
-    json.dump(job_dict, f, indent=1, sort_keys=True)
-  pipeline_json = json_format.MessageToDict(job.proto_pipeline)
-  with open(os.path.join(out_dir, "pipeline.json"), "w") as f:
-    json.dump(pipeline_json, f, indent=1, sort_keys=True)
+  tmp = os.path.join(out_dir, f".pileflow-tmp-render-{uuid.uuid4().hex[:8]}")
+  os.makedirs(tmp)
+  done = False
+  try:
+    with offline_remote_filesystems():
+      p = beam.Pipeline(options=options)
+      construction = construct(p, pipeline, pipeline_argv, offline=True)
+      with packaging.sdist_build_lock(settings.setup_file):
+        result = p.run()  # DataflowRunner with dry_run: translates, returns before any upload
+      job = result.job
+      client = _offline_client_class()(job.options, job.root_staging_location,
+                                       os.path.join(tmp, "staging"))
+      client.create_job_description(job)
+    job_dict = json.loads(job.json())
+    os.makedirs(os.path.join(tmp, "staging"), exist_ok=True)
+    _write_json(os.path.join(tmp, "pipeline.json"), json_format.MessageToDict(job.proto_pipeline))
+    _write_json(os.path.join(tmp, "job.json"), job_dict)
+    output_paths.claim_dir(out_dir, PROG)
+    for name in _RENDER_FILES:
+      dest = os.path.join(out_dir, name)
+      if os.path.isdir(dest) and not os.path.islink(dest):
+        shutil.rmtree(dest)  # an earlier dry run's staging/, in a folder pileflow made
+      os.replace(os.path.join(tmp, name), dest)
+    done = True
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not done:
+      for folder in created:  # deepest first: only folders this run made, and only if empty
+        try:
+          os.rmdir(folder)
+        except OSError:
+          break
   transforms = sorted(t.unique_name for t in job.proto_pipeline.components.transforms.values())
-  return RenderedJob(job_dict, transforms, dict(client.staged), construction, out_dir)
+  staged = {name: os.path.join(out_dir, "staging", os.path.relpath(local, os.path.join(
+      tmp, "staging"))) for name, local in client.staged.items()}
+  unchecked = construction.unchecked() + output_paths.remote_unchecked(
+      [settings.temp_location] + ([settings.staging_location] if settings.staging_location
+                                  else []))
+  return RenderedJob(job_dict, transforms, staged, construction, out_dir, tuple(unchecked))
 
 
 def submit(pipeline: str, pipeline_argv: Sequence[str], settings: DataflowSettings) -> int:
@@ -356,9 +604,12 @@ def submit(pipeline: str, pipeline_argv: Sequence[str], settings: DataflowSettin
   import importlib
   settings.validate()
   beam_args = settings.beam_args(pipeline)
+  # Beam's own checks of the options, offline (its soft-delete lookup of the buckets is skipped
+  # in a dry run); the run itself validates them again, online.
+  _dataflow_options(settings, pipeline, ["--dry_run=True", "--no_auth"])
   # Parse (and plan) once without running, to refuse local paths before anything starts.
   probe = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
-  construction, _ = construct(probe, pipeline, pipeline_argv)
+  construction = construct(probe, pipeline, pipeline_argv, remote_only=True)
   local = construction.local_paths()
   if local:
     raise LaunchError("Dataflow workers cannot reach local paths: " +
@@ -549,34 +800,49 @@ def _print_render(r: RenderedJob) -> None:
         f"pipeline.json, staging/")
   for flag, path in r.construction.local_paths():
     print(f"{PROG}:   WARNING: {flag} {path} is not on GCS; Dataflow workers cannot reach it")
+  for line in r.unchecked:
+    print(f"{PROG}:   not checked: {line}")
+
+
+def _run(args, pipeline_argv: Sequence[str]) -> int:
+  if args.command == "submit":
+    settings = settings_from_args(args)
+    if args.dry_run:
+      _print_render(render(args.pipeline, pipeline_argv, settings, args.dry_run))
+      return 0
+    return submit(args.pipeline, pipeline_argv, settings)
+  cli.check_project(args.project)
+  cli.check_region(args.region)
+  clients = JobClients.connect()
+  if args.command == "status":
+    print(format_status(job_status(clients, args.project, args.region, args.job_id)))
+    return 0
+  if args.command == "wait":
+    status = wait(clients, args.project, args.region, args.job_id, args.poll_s, args.timeout_s)
+    if status.state == "JOB_STATE_DONE":
+      return 0
+    from schemas import errors
+    if status.terminal:
+      raise errors.RunFailure(f"job {args.job_id} ended in {status.state}, not JOB_STATE_DONE")
+    raise errors.RunFailure(f"job {args.job_id} is still {status.state} after --timeout_s "
+                            f"{args.timeout_s:g}")
+  print(f"{args.job_id}: {cancel(clients, args.project, args.region, args.job_id)}")
+  return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+  """The command line, under the one error rule (schemas.errors.run_main)."""
   from beam_pipelines import flags
+  from schemas import errors
   flags.setup_logging()
   argv, pipeline_argv = cli.split_passthrough(sys.argv[1:] if argv is None else argv)
-  args = _parser().parse_args(argv)
-  try:
-    if args.command == "submit":
-      settings = settings_from_args(args)
-      if args.dry_run:
-        _print_render(render(args.pipeline, pipeline_argv, settings, args.dry_run))
-        return 0
-      return submit(args.pipeline, pipeline_argv, settings)
-    clients = JobClients.connect()
-    if args.command == "status":
-      print(format_status(job_status(clients, args.project, args.region, args.job_id)))
-      return 0
-    if args.command == "wait":
-      status = wait(clients, args.project, args.region, args.job_id, args.poll_s,
-                    args.timeout_s)
-      return 0 if status.state == "JOB_STATE_DONE" else 1
-    print(f"{args.job_id}: {cancel(clients, args.project, args.region, args.job_id)}")
-    return 0
-  except (LaunchError, flags.UsageError) as e:
-    flags.fail(PROG, str(e))
-  except _input_errors() as e:
-    flags.fail(PROG, flags.strip_beam_context(str(e)))
+  args = _parser().parse_args(argv)  # an unknown launcher flag: one line, exit 2
+  cloud_inputs, cloud_failures = cli.cloud_errors()
+  return errors.run_main(PROG, lambda: _run(args, pipeline_argv),
+                         input_errors=_input_errors() + cloud_inputs,
+                         failure_errors=_failure_errors() + cloud_failures,
+                         message_of=lambda e: flags.strip_beam_context(str(e)),
+                         relayed=flags.worker_message)
 
 
 def _input_errors() -> tuple:
@@ -584,6 +850,15 @@ def _input_errors() -> tuple:
   from beam_pipelines.core.splits import SplitError
   from beam_pipelines.io.make_examples_inputs import INPUT_ERRORS
   return tuple(INPUT_ERRORS) + (SplitError,)
+
+
+def _failure_errors() -> tuple:
+  """A Dataflow job that failed (the driver waits for it): exit 1, one line."""
+  try:
+    from apache_beam.runners.dataflow.dataflow_runner import DataflowRuntimeException
+  except ImportError:
+    return ()
+  return (DataflowRuntimeException,)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,16 @@ the Dockerfiles lets a unit test hold all three to one truth.
 from __future__ import annotations
 
 import ast
+import contextlib
+import fcntl
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETUP_PY = os.path.join(ROOT, "setup.py")
@@ -102,6 +105,27 @@ setuptools.setup(
 '''
 
 
+@contextlib.contextmanager
+def sdist_build_lock(setup_file: Optional[str]) -> Iterator[None]:
+  """Holds an exclusive lock per source tree while Beam builds pileflow's sdist from it.
+
+  Why: Beam's stager runs ``setup.py sdist`` in the source tree itself (``pileflow.egg-info``
+  is rewritten there), so two dry runs from one checkout at the same time corrupt each other's build and fail with an empty error. The lock
+  file lives in the temp folder, named by the tree's path; no lock without a setup file.
+  """
+  if not setup_file:
+    yield
+    return
+  tree = os.path.dirname(os.path.abspath(setup_file))
+  name = "pileflow-sdist-" + hashlib.sha256(tree.encode()).hexdigest()[:16] + ".lock"
+  with open(os.path.join(tempfile.gettempdir(), name), "a+") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build_trainer_sdist(dist_dir: str, root: str = ROOT) -> str:
   """Builds ``pileflow-trainer-<version>.tar.gz`` (trainer + schemas) into ``dist_dir``.
 
@@ -123,7 +147,8 @@ def build_trainer_sdist(dist_dir: str, root: str = ROOT) -> str:
                            "--dist-dir", os.path.abspath(dist_dir)],
                           cwd=tmp, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-      raise RuntimeError(f"building the trainer sdist failed: {proc.stderr.strip()[-2000:]}")
+      from schemas import errors  # a failure of this run, not bad input: exit 1, one line
+      raise errors.RunFailure(f"building the trainer sdist failed: {proc.stderr.strip()[-2000:]}")
   path = os.path.join(dist_dir, f"pileflow_trainer-{version}.tar.gz")
   if not os.path.exists(path):  # older setuptools keep the hyphen
     path = os.path.join(dist_dir, f"pileflow-trainer-{version}.tar.gz")

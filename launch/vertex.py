@@ -3,7 +3,9 @@
 Why: the trainer already runs unchanged on one machine, on several (MultiWorkerMirroredStrategy
 from TF_CONFIG) and on a TPU VM (``--strategy=tpu --leader=local``); what it lacks on Vertex is
 a correct CustomJob: worker pools, accelerators, the strategy flag that matches them, the
-experiment directory and TensorBoard. ``--dry_run`` prints the request and sends nothing.
+experiment directory and TensorBoard. ``--dry_run`` prints the request and sends nothing; it
+uses no network: gs:// paths are checked for form only and listed as ``# not checked`` lines.
+Errors follow schemas.errors: one stderr line; exit 2 bad input, 1 failure, 130 interrupted.
 
   # container image built from docker/trainer.Dockerfile, 1 machine with 4 GPUs
   python -m launch.vertex --project P --region us-central1 --experiment_dir gs://B/exp1 \\
@@ -39,6 +41,7 @@ import tempfile
 from typing import List, Optional, Sequence, Tuple
 
 from launch import cli
+from schemas import errors
 
 PROG = "launch.vertex"
 TPU_TYPES = ("TPU_V2", "TPU_V3", "TPU_V4_POD", "TPU_V5_LITEPOD")
@@ -50,8 +53,7 @@ DEFAULT_EXECUTOR_GPU = "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:l
 _TENSORBOARD_RE = re.compile(r"^projects/[^/]+/locations/[^/]+/tensorboards/[^/]+$")
 
 
-class LaunchError(ValueError):
-  """A bad launcher flag or combination; one line, exit code 2."""
+LaunchError = cli.LaunchError  # a bad launcher flag or combination: one line, exit code 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,16 +88,20 @@ class VertexSettings:
 
   def validate(self) -> "VertexSettings":
     from google.cloud import aiplatform_v1
-    if not self.project or not self.region:
-      raise LaunchError("--project and --region are required")
+    from schemas import output_paths
+    cli.check_project(self.project)
+    cli.check_region(self.region)
     if not self.experiment_dir.startswith("gs://"):
       raise LaunchError(f"--experiment_dir must be a gs:// path Vertex can write, got "
                         f"{self.experiment_dir!r}")
+    output_paths.check_remote_form(self.experiment_dir, "--experiment_dir")
     if bool(self.image_uri) == bool(self.staging_bucket):
       raise LaunchError("give exactly one of --image_uri (container built from "
                         "docker/trainer.Dockerfile) or --staging_bucket (python package)")
-    if self.staging_bucket and not self.staging_bucket.startswith("gs://"):
-      raise LaunchError(f"--staging_bucket must be gs://..., got {self.staging_bucket!r}")
+    if self.staging_bucket:
+      if not self.staging_bucket.startswith("gs://"):
+        raise LaunchError(f"--staging_bucket must be gs://..., got {self.staging_bucket!r}")
+      output_paths.check_remote_form(self.staging_bucket, "--staging_bucket")
     known = [t.name for t in aiplatform_v1.AcceleratorType if t.value]
     if self.accelerator_type and self.accelerator_type not in known:
       raise LaunchError(f"--accelerator_type {self.accelerator_type!r} is not one of "
@@ -154,6 +160,17 @@ class VertexSettings:
 
   def package_uri(self, sdist_name: str) -> str:
     return f"{self.staging_bucket.rstrip('/')}/pileflow-trainer/{sdist_name}"
+
+  def unchecked(self) -> List[str]:
+    """What a dry run checks for form only: the gs:// paths of the job and of the trainer's
+    flags (schemas.output_paths.remote_unchecked lines); nothing is looked up on GCS."""
+    from schemas import output_paths
+    paths = [self.experiment_dir] + ([self.staging_bucket] if self.staging_bucket else [])
+    for arg in self.trainer_args:
+      value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+      if output_paths.is_remote(value) and value not in paths:
+        paths.append(value)
+    return output_paths.remote_unchecked(paths)
 
 
 def build_custom_job(settings: VertexSettings, package_uris: Sequence[str] = ()):
@@ -229,6 +246,8 @@ def submit(settings: VertexSettings, dry_run: bool, out=print) -> dict:
       if sdist:
         out(f"# would upload {os.path.basename(sdist)} ({os.path.getsize(sdist):,} bytes) "
             f"to {uris[0]}")
+      for line in settings.unchecked():
+        out(f"# not checked: {line}")
       out(json.dumps(request, indent=1, sort_keys=True))
       return request
     from google.cloud import aiplatform_v1 as aip
@@ -251,8 +270,7 @@ def _parser():
 
   class _Parser(argparse.ArgumentParser):
     def error(self, message):
-      sys.stderr.write(f"{self.prog}: error: {message}\n")
-      sys.exit(2)
+      errors.fail(self.prog, message, errors.EXIT_INPUT)
 
   p = _Parser(prog=PROG, description=__doc__.splitlines()[0])
   p.add_argument("--project", required=True)
@@ -277,9 +295,13 @@ def _parser():
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+  """The command line, under the one error rule (schemas.errors.run_main): bad input is one
+  stderr line and exit 2, a failure (upload, the Vertex API) one line and exit 1, an interrupt
+  one line and exit 130."""
   argv, trainer_args = cli.split_passthrough(sys.argv[1:] if argv is None else argv)
-  a = _parser().parse_args(argv)
-  try:
+  a = _parser().parse_args(argv)  # an unknown launcher flag: one line, exit 2
+
+  def body() -> int:
     settings = VertexSettings(
         project=a.project, region=a.region, experiment_dir=a.experiment_dir,
         trainer_args=tuple(trainer_args), display_name=a.display_name, image_uri=a.image_uri,
@@ -290,10 +312,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         service_account=a.service_account, tensorboard=a.tensorboard, network=a.network,
         timeout_hours=a.timeout_hours)
     submit(settings, a.dry_run)
-  except LaunchError as e:
-    sys.stderr.write(f"{PROG}: error: {e}\n")
-    return 2
-  return 0
+    return 0
+
+  cloud_inputs, cloud_failures = cli.cloud_errors()
+  return errors.run_main(PROG, body, input_errors=cloud_inputs, failure_errors=cloud_failures)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,19 @@ What it does, in order:
    bases equal): examples made against another reference are refused up front.
 2. **Loads the model** named by ``--model``: an experiment directory (its
    ``export/saved_model``), a SavedModel directory, one of our checkpoints
-   (``<exp>/checkpoints/ckpt-N``) or a DeepVariant-form tf.keras checkpoint prefix
-   (``export/deepvariant/model.ckpt``, or a released DeepVariant model with ``--model_type``).
-   For checkpoints the architecture comes from ``config.json`` of the experiment when one is
-   found beside or above it, else from ``--model_type`` (default inception_v3).
+   (``<exp>/checkpoints/ckpt-N``, or the training state ``<exp>/state/ckpt-N``) or a
+   DeepVariant-form tf.keras checkpoint prefix (``export/deepvariant/model.ckpt``, or a released
+   DeepVariant model with ``--model_type``). For checkpoints the architecture comes from
+   ``config.json`` of the experiment when one is found beside or above it, else from
+   ``--model_type`` (default inception_v3).
+
+   An experiment whose training has not finished (interrupted, or still running) has no
+   ``export/`` yet: ``--model <exp>`` is then refused with one line naming the checkpoint to
+   pass instead: the best checkpoint chosen so far (``<exp>/checkpoints/ckpt-N``, per
+   ``best_checkpoint.json``) or, before any tune improved, the latest training state
+   (``<exp>/state/ckpt-N``). Why not take it silently: a user naming the experiment expects its
+   selected, finished model; calls from a half-trained one would look like real results. Naming
+   the checkpoint makes the choice explicit and reproducible.
 3. **Runs the model batched** over all examples (tf.data, ``--batch_size``), images scaled
    ``(x - 128) / 128`` as in training.
 4. **Postprocesses** each candidate's images into one call with DeepVariant's rule
@@ -34,7 +43,14 @@ What it does, in order:
    written by ``trainer.bgzf`` (pure Python; the trainer never imports pysam). Both appear
    atomically. No examples -> a valid VCF with only the header.
 
-Exit codes: 0 done, 1 bad input (one line on stderr, nothing written), 2 bad flags.
+``--outfile`` is checked before step 1 (``schemas.output_paths``): a folder that cannot be
+written is refused at once, and an existing VCF (or its ``.tbi``) is replaced only with
+``--overwrite``. A DeepVariant call_variants / postprocess_variants flag pileflow does not
+implement is refused by name (``trainer.deepvariant_flags``).
+
+Exit codes (schemas/errors.py), each one line on stderr: 0 done; 2 bad flags or input (a
+damaged examples file, examples from another reference, an unusable model; nothing written);
+1 a failure during the run (e.g. an I/O error); 130 interrupted (nothing written).
 """
 from __future__ import annotations
 
@@ -49,8 +65,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from schemas import channels as channels_lib
+from schemas import contig_names
+from schemas import errors
 from schemas import example_format as ef
 from schemas import example_info as example_info_lib
+from schemas import output_paths
 from schemas import sharding
 from schemas.protos import variants_pb2
 from trainer import cli
@@ -62,7 +81,7 @@ DEFAULT_BATCH_SIZE = 256
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
-class CallError(ValueError):
+class CallError(errors.InputError):
   """Bad calling input; one line naming the file and what is wrong."""
 
 
@@ -79,10 +98,14 @@ class CallConfig:
   qual_filter: float = postprocess.DEFAULT_QUAL_FILTER
   multi_allelic_qual_filter: float = postprocess.DEFAULT_MULTI_ALLELIC_QUAL_FILTER
   cnn_homref_call_min_gq: float = postprocess.DEFAULT_CNN_HOMREF_CALL_MIN_GQ
+  overwrite: bool = False
 
   def validate(self) -> None:
     if not self.outfile.endswith(".vcf.gz"):
       raise ValueError(f"--outfile={self.outfile!r}: must end in .vcf.gz (bgzipped + tabix)")
+    if output_paths.is_remote(self.outfile):
+      raise ValueError(f"--outfile={self.outfile}: must be a local path (copy it to the bucket "
+                       "afterwards)")
     if self.batch_size <= 0:
       raise ValueError(f"--batch_size={self.batch_size}: must be > 0")
     if self.qual_filter < 0 or self.multi_allelic_qual_filter < 0:
@@ -179,6 +202,51 @@ def _find_config_json(prefix: str) -> Optional[str]:
   return None
 
 
+def unfinished_experiment_message(path: str) -> Optional[str]:
+  """Why ``--model <experiment dir>`` cannot be used yet, or None (module docstring, step 2).
+
+  An experiment directory without ``export/saved_model`` has not finished training; the line
+  names the checkpoint to pass with ``--model`` instead.
+  """
+  import tensorflow as tf
+  if not tf.io.gfile.isdir(path):
+    return None
+  has_layout = any(tf.io.gfile.isdir(os.path.join(path, d)) for d in ("state", "checkpoints"))
+  if not (has_layout and tf.io.gfile.exists(os.path.join(path, "config.json"))):
+    return None
+  best = None
+  best_json = os.path.join(path, "best_checkpoint.json")
+  if tf.io.gfile.exists(best_json):
+    try:
+      with tf.io.gfile.GFile(best_json, "r") as f:
+        best = json.load(f)
+    except ValueError:
+      best = None
+  checkpoint = None
+  try:
+    checkpoint = tf.train.latest_checkpoint(os.path.join(path, "checkpoints"))
+  except tf.errors.OpError:
+    pass
+  head = (f"--model {path}: training of this experiment has not finished (no "
+          f"export/saved_model)")
+  if checkpoint:
+    chosen = (f" (step {best['step']}, {best['metric']} {best['value']:.5f})"
+              if isinstance(best, dict) and {"step", "metric", "value"} <= set(best) and
+              isinstance(best["value"], (int, float)) else "")
+    return (f"{head}; the best checkpoint so far is {checkpoint}{chosen}: pass --model "
+            f"{checkpoint} to call with it, or re-run the training command to finish")
+  state = None
+  try:
+    state = tf.train.latest_checkpoint(os.path.join(path, "state"))
+  except tf.errors.OpError:
+    pass
+  if state:
+    return (f"{head} and no best checkpoint was chosen yet (no tune improved); the latest "
+            f"training state is {state}: pass --model {state} to call with it, or re-run the "
+            "training command to finish")
+  return f"{head} and it holds no checkpoint yet; re-run the training command"
+
+
 def locate_model(path: str, model_type: str = "") -> ModelSource:
   """Resolves ``--model`` (module docstring, step 2) without loading any weights.
 
@@ -196,18 +264,24 @@ def locate_model(path: str, model_type: str = "") -> ModelSource:
       raise CallError(f"{path}: SavedModel has no example_info.json; cannot check the examples "
                       "against it")
     return ModelSource("saved_model", path, info)
+  unfinished = unfinished_experiment_message(path)
+  if unfinished:
+    raise CallError(unfinished)
   try:
     prefix = ckpt_lib.resolve_checkpoint(path)
   except ckpt_lib.CheckpointError as e:
     raise CallError(f"--model {path}: not an experiment directory, SavedModel or checkpoint "
                     f"({e})") from None
   info = ckpt_lib.checkpoint_example_info_path(prefix)
+  config_path = _find_config_json(prefix)
+  if info is None and config_path:  # a training-state checkpoint: the experiment's own
+    beside = os.path.join(os.path.dirname(config_path), example_info_lib.DATASET_EXAMPLE_INFO_NAME)
+    info = beside if tf.io.gfile.exists(beside) else None
   if info is None:
     raise CallError(f"{prefix}: checkpoint has no example_info.json "
                     f"({prefix}{example_info_lib.EXAMPLE_INFO_SUFFIX}); cannot check the "
                     "examples against it")
   config = None
-  config_path = _find_config_json(prefix)
   if config_path:
     with open(config_path, "r", encoding="utf-8") as f:
       config = json.load(f)
@@ -256,6 +330,10 @@ def check_variant_against_reference(variant: variants_pb2.Variant, reference: gf
   length = reference.length(variant.reference_name)
   where = f"{source}: candidate {variant.reference_name}:{variant.start + 1}"
   if length is None:
+    contigs = dict(reference.contigs)
+    if contig_names.naming_hint([variant.reference_name], contigs):  # same genome, other names
+      contig_names.check_contig_names([variant.reference_name], contigs, f"--examples {source}",
+                                      f"--ref {reference.path}")
     raise CallError(f"{where} is on contig {variant.reference_name!r}, which {reference.path} "
                     "lacks; examples and --ref come from different references")
   if variant.end > length:
@@ -275,9 +353,18 @@ def first_variant(path: str) -> Optional[variants_pb2.Variant]:
   try:
     for record in ds:
       return ef.decode_example(record.numpy()).variant
-  except (tf.errors.OpError, ValueError) as e:
-    raise CallError(f"{path}: unreadable first example ({str(e).splitlines()[0]})") from None
+  except tf.errors.OpError as e:
+    raise CallError(f"{path}: corrupt or truncated examples file: unreadable first record "
+                    f"({_first_line(e)})") from None
+  except Exception as e:  # noqa: BLE001 - protobuf DecodeError or a missing feature: say which file
+    raise CallError(f"{path}: first record is not a pileup example "
+                    f"({_first_line(e)})") from None
   return None
+
+
+def _first_line(error: BaseException) -> str:
+  text = (getattr(error, "message", None) or str(error)).strip()
+  return text.splitlines()[0] if text else type(error).__name__
 
 
 # ---- Inference -----------------------------------------------------------------------------------
@@ -312,10 +399,44 @@ def predict_examples(model, files: Sequence[str], shape: Sequence[int],
   def run(images):
     return model(images, training=False)
 
-  for images, variants, indices in ds:
+  batches = iter(ds)
+  while True:
+    try:
+      images, variants, indices = next(batches)
+    except StopIteration:
+      break
+    except tf.errors.OpError as e:
+      raise examples_error(files, gzip, shape, spec, e) from None
     probs = run(images).numpy().astype(np.float64)
     for v, i, p in zip(variants.numpy(), indices.numpy(), probs):
       yield Prediction(v, ef.parse_alt_allele_indices(i), p)
+
+
+def examples_error(files: Sequence[str], gzip: bool, shape: Sequence[int], spec,
+                   error: Exception) -> Exception:
+  """The one-line error for a TensorFlow error raised while reading ``files``.
+
+  tf.data does not say which file is damaged (a truncated gzip, garbage bytes) or holds a
+  record that does not parse; every file is read again to name it. Returns ``error`` itself
+  when no file is found bad (not an input problem).
+  """
+  import tensorflow as tf
+  from trainer import input_pipeline as inp
+
+  def parse(serialized):
+    features = tf.io.parse_example(serialized, spec)
+    return inp.preprocess_images(features[ef.IMAGE_ENCODED], shape)
+  found = inp.locate_bad_file(files, gzip, parse=parse)
+  if found is None:
+    return error
+  path, good, line, cause = found
+  if isinstance(cause, tf.errors.DataLossError):
+    return CallError(f"{path}: corrupt or truncated examples file: unreadable after {good} good "
+                     f"records ({line})")
+  if isinstance(cause, tf.errors.NotFoundError):
+    return CallError(f"{path}: no longer readable ({line})")
+  return CallError(f"{path}: record {good + 1} is not a calling example of shape "
+                   f"{list(shape)} ({line})")
 
 
 def _info_values(call: variants_pb2.VariantCall, key: str) -> List:
@@ -378,14 +499,30 @@ def write_calls(path: str, calls: Sequence[postprocess.Call], contigs: Sequence[
   """Writes the sorted calls as bgzipped VCF + .tbi (atomically)."""
   header = postprocess.vcf_header(contigs, sample_name, extra_header)
   lines = [gf.VcfLine(c.contig, c.start, c.end, postprocess.vcf_line(c)) for c in calls]
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  gf.write_indexed_vcf(path, header, lines)
+  folder = os.path.dirname(os.path.abspath(path))
+  created = []  # folders made here, outermost first, removed again if the write fails
+  d = folder
+  while not os.path.exists(d):
+    created.insert(0, d)
+    d = os.path.dirname(d)
+  os.makedirs(folder, exist_ok=True)
+  try:
+    gf.write_indexed_vcf(path, header, lines)
+  except BaseException:
+    for d in reversed(created):
+      try:
+        os.rmdir(d)
+      except OSError:
+        pass
+    raise
 
 
 # ---- Entry point ---------------------------------------------------------------------------------
 def run(cfg: CallConfig, log=print) -> Dict[str, object]:
   """The whole calling run (module docstring); returns a summary dict."""
   cfg.validate()
+  output_paths.check_file_outputs([cfg.outfile, cfg.outfile + ".tbi"], "--outfile",
+                                  cfg.overwrite, shown=cfg.outfile)
   t0 = time.time()
   files = resolve_examples(cfg.examples)
   data_info, data_info_path = examples_info(files)
@@ -437,7 +574,7 @@ def run(cfg: CallConfig, log=print) -> Dict[str, object]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0], tool="call")
   p.add_argument("--examples", required=True,
                  help="calling-mode examples: path, glob or sharded spec (x.tfrecord@8.gz)")
   p.add_argument("--model", "--checkpoint", dest="model", required=True,
@@ -445,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "DeepVariant's tf.keras model.ckpt)")
   p.add_argument("--ref", required=True, help="reference FASTA with .fai (contigs, checks)")
   p.add_argument("--outfile", required=True, help="output VCF, must end in .vcf.gz")
+  p.add_argument("--overwrite", action="store_true",
+                 help="replace an existing --outfile (and its .tbi); nothing else is touched")
   p.add_argument("--model_type", default="",
                  help="architecture of a checkpoint without config.json (default inception_v3)")
   p.add_argument("--sample_name", default="", help="default: the examples' sample name")
@@ -461,23 +600,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+  """Returns 0 when done; bad flags or input, failures and interrupts exit (module docstring)."""
   parser = build_parser()
   args = parser.parse_args(argv)
   cfg = CallConfig(examples=args.examples, model=args.model, ref=args.ref, outfile=args.outfile,
                    model_type=args.model_type, sample_name=args.sample_name,
                    batch_size=args.batch_size, qual_filter=args.qual_filter,
                    multi_allelic_qual_filter=args.multi_allelic_qual_filter,
-                   cnn_homref_call_min_gq=args.cnn_homref_call_min_gq)
+                   cnn_homref_call_min_gq=args.cnn_homref_call_min_gq,
+                   overwrite=args.overwrite)
   try:
     cfg.validate()
   except ValueError as e:
     parser.error(str(e))
-  try:
-    run(cfg)
-  except (CallError, gf.GenomeFileError) as e:
-    sys.stderr.write(f"{PROG}: error: {' '.join(str(e).split())}\n")
-    return 1
-  return 0
+  cli.quiet_tensorflow()
+  cli.run_main(PROG, lambda: run(cfg))
+  return errors.EXIT_OK
 
 
 if __name__ == "__main__":

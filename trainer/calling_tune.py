@@ -33,6 +33,10 @@ from trainer import postprocess
 from trainer import vcf_compare
 
 PREFIX = "tune/calling_"
+# How the truth set's inputs are named in messages: the config keys that set them.
+FLAG_NAMES = {"truth": "--config.calling_tune_truth",
+              "confident_regions": "--config.calling_tune_confident_regions",
+              "ref": "--config.calling_tune_ref", "regions": "--config.calling_tune_regions"}
 
 
 def is_calling_metric(metric: str) -> bool:
@@ -49,7 +53,8 @@ class CallingTuner:
     self.info, self.info_path = call_lib.examples_info(self.files)
     if self.info.shape is None:
       raise call_lib.CallError(f"{examples}: the calling tune examples hold no example")
-    self.truth = evaluate_lib.TruthSet(truth_vcf, confident_bed, ref, regions)
+    self.truth = evaluate_lib.TruthSet(truth_vcf, confident_bed, ref, regions,
+                                       flag_names=FLAG_NAMES)
     self.every = max(1, int(every))
     self.batch_size = batch_size
     self.tunes_seen = 0

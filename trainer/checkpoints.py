@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from schemas import errors
 from schemas import example_info as example_info_lib
 from trainer import models
 
@@ -35,7 +36,7 @@ _KEY_RE = re.compile(r"^(?:(model)/)?layer_with_weights-(\d+)/(.+)/\.ATTRIBUTES/
 DV_CHECKPOINT_NAME = "model.ckpt"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(errors.InputError):
   """A checkpoint that cannot initialise the model; one line naming the checkpoint and why."""
 
 
@@ -68,6 +69,49 @@ def resolve_checkpoint(path: str) -> str:
   if not tf.io.gfile.exists(path + ".index"):
     raise CheckpointError(f"{path}: no such checkpoint ({path}.index does not exist)")
   return path
+
+
+def _first_line(error: BaseException) -> str:
+  text = (getattr(error, "message", None) or str(error)).strip()
+  return text.splitlines()[0] if text else type(error).__name__
+
+
+def check_readable(prefix: str, what: str = "checkpoint") -> None:
+  """Refuses a checkpoint whose ``.index`` (or data) TensorFlow cannot read, naming the file.
+
+  Cheap: reads the index and the variable list only, so a resumed run finds a damaged
+  checkpoint before training, not at the end.
+  """
+  try:
+    tf.train.list_variables(prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    raise CheckpointError(f"{prefix}.index: unreadable {what} ({_first_line(e)}); restore the "
+                          "file, or train in a new --experiment_dir") from None
+
+
+def check_pointer(directory: str, what: str = "checkpoint") -> None:
+  """Refuses a ``checkpoint`` pointer file TensorFlow cannot parse beside checkpoint files.
+
+  tf.train.CheckpointManager only logs such a file and starts afresh, which would train from
+  step 0 over the checkpoints of an earlier run. A missing pointer is fine: the files are then
+  orphans of a first save killed before the pointer was written.
+  """
+  pointer = os.path.join(directory, "checkpoint")
+  if not tf.io.gfile.exists(pointer):
+    return
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except (tf.errors.OpError, ValueError) as e:
+    state = None
+    reason = _first_line(e)
+  else:
+    reason = "not a CheckpointState text proto"
+  if state is None or not state.model_checkpoint_path:
+    found = sorted(tf.io.gfile.glob(os.path.join(directory, "ckpt-*.index")))
+    if found:
+      raise CheckpointError(f"{pointer}: unreadable {what} pointer ({reason}) beside "
+                            f"{len(found)} checkpoint(s) such as {found[-1][:-len('.index')]}; "
+                            "restore the file, or train in a new --experiment_dir")
 
 
 def read_layout(path: str) -> CheckpointLayout:

@@ -21,10 +21,11 @@ import os
 from bisect import bisect_right
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from schemas import errors
 from trainer import bgzf
 
 
-class GenomeFileError(ValueError):
+class GenomeFileError(errors.InputError):
   """Bad input file; one line naming the file (and line) and what is wrong."""
 
 

@@ -16,8 +16,11 @@ additions:
   run can skip exactly the examples it already consumed in the current epoch
   (``make_train_dataset(skip_examples=...)``). DeepVariant instead reads non-deterministically
   and restarts the input from scratch on resume.
-* **Corrupt records name their file.** tf.data's DataLossError does not say which file is bad;
-  ``locate_corrupt_file`` re-reads the files one by one to find it, and the loop reports it.
+* **Corrupt records name their file.** tf.data's DataLossError (a truncated or damaged file)
+  and InvalidArgumentError (a record that does not parse, e.g. examples without labels) do not
+  say which file is bad; ``locate_bad_file`` re-reads the files one by one to find it, and the
+  loop reports it (``input_error_for``). Examples without labels (made in calling mode) are
+  refused before step 0 from the first record of each set.
 
 Batches are dicts: ``image`` float32 [B, H, W, C] in [-1, 0.9921875], ``label`` int32 [B],
 ``variant_type`` int32 [B] (0 unknown, 1 SNP, 2 indel). Feature keys come from
@@ -35,6 +38,7 @@ import tensorflow as tf
 from schemas import channels as channels_lib
 from schemas import dataset_config as dataset_config_lib
 from schemas import example_format as ef
+from schemas import errors
 from schemas import example_info as example_info_lib
 from schemas import manifest as manifest_lib
 from schemas import sharding
@@ -46,7 +50,7 @@ VALID = "valid"  # tune batches only: 0 marks padding rows
 _TF_DTYPES = {"string": tf.string, "int64": tf.int64}
 
 
-class InputError(ValueError):
+class InputError(errors.InputError):
   """Bad training input; the message is one line naming the file and what is wrong."""
 
 
@@ -117,7 +121,11 @@ def _compression(gzip: bool) -> str:
 
 
 def read_first_shape(path: str, gzip: bool) -> Tuple[int, int, int]:
-  """``image/shape`` of the first record of ``path`` (how DeepVariant learns [H, W, C])."""
+  """``image/shape`` of the first record of ``path`` (how DeepVariant learns [H, W, C]).
+
+  Raises:
+    InputError: unreadable or empty file, not a pileup example, or an example without a label.
+  """
   ds = tf.data.TFRecordDataset(path, compression_type=_compression(gzip)).take(1)
   try:
     records = [r.numpy() for r in ds]
@@ -132,7 +140,14 @@ def read_first_shape(path: str, gzip: bool) -> Tuple[int, int, int]:
     raise InputError(f"{path}: first record is not a pileup tf.Example ({e})") from None
   if len(shape) != 3:
     raise InputError(f"{path}: image/shape must be [H, W, C], found {list(shape)}")
+  if ef.example_label(records[0]) is None:
+    raise InputError(no_labels_message(path))
   return tuple(int(v) for v in shape)
+
+
+def no_labels_message(path: str) -> str:
+  return (f"{path}: examples have no labels (no '{ef.LABEL}' feature: calling-mode examples?); "
+          "training needs examples made with make_examples --mode training")
 
 
 def _first_line(error: Exception) -> str:
@@ -385,27 +400,63 @@ def make_tune_dataset(info: DatasetInfo, batch_size: int, *, num_examples: int,
   return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def locate_corrupt_file(files: Sequence[str], gzip: bool) -> Optional[Tuple[str, int, str]]:
-  """(file, good records before the break, error line) of the first unreadable file, or None.
+def locate_bad_file(files: Sequence[str], gzip: bool,
+                    parse=None) -> Optional[Tuple[str, int, str, Exception]]:
+  """(file, good records before the bad one, error line, error) of the first bad file, or None.
 
-  Run after tf.data reports a DataLossError, which does not name the file.
+  A file is bad when a record cannot be read (DataLossError: truncated or damaged) or, with
+  ``parse`` (a batch parser such as ``make_parse_fn(shape)``), when a record does not parse.
+  Run after tf.data reports an error, which does not name the file; reads every file again.
   """
   for path in files:
     count = 0
+    ds = tf.data.TFRecordDataset(path, compression_type=_compression(gzip))
+    if parse is not None:
+      ds = ds.map(lambda r: parse(tf.expand_dims(r, 0)))
     try:
-      for _ in tf.data.TFRecordDataset(path, compression_type=_compression(gzip)):
+      for _ in ds:
         count += 1
-    except (tf.errors.DataLossError, tf.errors.OpError) as e:
-      return path, count, _first_line(e)
+    except tf.errors.OpError as e:
+      return path, count, _first_line(e), e
+  return None
+
+
+def locate_corrupt_file(files: Sequence[str], gzip: bool) -> Optional[Tuple[str, int, str]]:
+  """(file, good records before the break, error line) of the first unreadable file, or None."""
+  found = locate_bad_file(files, gzip)
+  return found[:3] if found else None
+
+
+def bad_file_message(path: str, good: int, line: str, error: Exception) -> str:
+  """One line for a file :func:`locate_bad_file` found."""
+  if isinstance(error, tf.errors.DataLossError):
+    return f"{path}: corrupt record after {good} good records ({line})"
+  if isinstance(error, tf.errors.NotFoundError):
+    return f"{path}: no longer readable ({line})"
+  if f"Feature: {ef.LABEL} " in line:
+    return no_labels_message(path)
+  return f"{path}: record {good + 1} does not parse as a pileup example ({line})"
+
+
+def input_error_for(infos: Sequence[DatasetInfo], error: Exception) -> Optional[InputError]:
+  """An InputError naming the file behind a tf.data ``error``, or None if no file is bad.
+
+  DataLossError: the first file with an unreadable record. InvalidArgumentError: the first file
+  with a record that does not parse with the training spec (e.g. no ``label``).
+  """
+  parse_errors = isinstance(error, tf.errors.InvalidArgumentError)
+  for info in infos:
+    found = locate_bad_file(info.files, info.gzip,
+                            parse=make_parse_fn(info.shape) if parse_errors else None)
+    if found:
+      return InputError(bad_file_message(*found))
   return None
 
 
 def corrupt_input_error(infos: Sequence[DatasetInfo], error: Exception) -> InputError:
   """An InputError naming the corrupt file behind a tf.data ``error`` (or the error itself)."""
-  for info in infos:
-    found = locate_corrupt_file(info.files, info.gzip)
-    if found:
-      path, good, line = found
-      return InputError(f"{path}: corrupt record after {good} good records ({line})")
+  found = input_error_for(infos, error)
+  if found is not None:
+    return found
   return InputError(f"corrupt input in {', '.join(i.config_path for i in infos)} "
                     f"({_first_line(error)})")

@@ -42,6 +42,7 @@ import tensorflow as tf
 import tf_keras
 
 from schemas import _files
+from schemas import errors
 from schemas import example_info as example_info_lib
 from schemas import labels as labels_lib
 from trainer import calling_tune
@@ -130,7 +131,8 @@ class Experiment:
     self.num_train_steps = self.steps_per_epoch * cfg.num_epochs
     replicas = self.strategy.num_replicas_in_sync
     if gb % replicas:
-      raise ValueError(f"--config.batch_size={gb} must be divisible by the {replicas} replicas")
+      raise inp.InputError(f"--config.batch_size={gb} must be divisible by the {replicas} "
+                           "replicas")
     self.calling_tuner = None
     if cfg.calling_tune_examples:  # calling-level tune: read and check everything before step 0
       try:
@@ -184,6 +186,8 @@ class Experiment:
         model=self.model, optimizer=self.optimizer, global_step=self.step,
         best_value=self.sel_best_value, best_step=self.sel_best_step,
         early_stopping=self.sel_counter, baseline_step=self.sel_baseline, stopped=self.stopped)
+    ckpt_lib.check_pointer(os.path.join(self.write_dir, "state"), "training state")
+    ckpt_lib.check_pointer(os.path.join(self.write_dir, "checkpoints"), "best checkpoint")
     self.state_manager = tf.train.CheckpointManager(
         self.state, os.path.join(self.write_dir, "state"), max_to_keep=2)
     self.best_ckpt = tf.train.Checkpoint(model=self.eval_model)
@@ -283,6 +287,24 @@ class Experiment:
   def _corrupt(self, error: Exception) -> inp.InputError:
     return inp.corrupt_input_error([self.train_info, self.tune_info], error)
 
+  def _input_or_failure(self, error: Exception, where: str) -> BaseException:
+    """What a TensorFlow error raised while training or tuning means for the user.
+
+    A damaged file or a record that does not parse: an InputError naming the file (found by
+    re-reading the files). Out of memory: a RunFailure saying what to lower. Anything else is
+    returned as is (a bug keeps its traceback).
+    """
+    if isinstance(error, tf.errors.ResourceExhaustedError):
+      return errors.RunFailure(f"out of memory in {where} ({inp._first_line(error)}); lower "
+                               f"--config.batch_size (now {self.cfg.batch_size})")
+    if isinstance(error, tf.errors.DataLossError):
+      return self._corrupt(error)
+    if isinstance(error, (tf.errors.InvalidArgumentError, tf.errors.NotFoundError)):
+      found = inp.input_error_for([self.train_info, self.tune_info], error)
+      if found is not None:
+        return found
+    return error
+
   # ---- tune ------------------------------------------------------------------------------------
   def _load_eval_weights(self) -> None:
     if self.eval_model is self.model:
@@ -310,8 +332,8 @@ class Experiment:
         probs.append(p[keep])
         labels.append(l[keep])
         vtypes.append(v[keep])
-    except tf.errors.DataLossError as e:
-      raise self._corrupt(e) from None
+    except tf.errors.OpError as e:
+      raise self._input_or_failure(e, f"the tune at step {step}") from None
     if not labels:
       raise inp.InputError(f"{self.cfg.tune_dataset_pbtxt}: the tune set yielded no examples")
     cw = configs.parse_class_weights(self.cfg.class_weights)
@@ -398,8 +420,17 @@ class Experiment:
     resumed_from = None
     selector = None
     latest = self.state_manager.latest_checkpoint
+    best = self.best_manager.latest_checkpoint
+    if best:  # read only at the end: check it now, not after the whole run
+      ckpt_lib.check_readable(best, "best checkpoint")
     if latest:
-      self.state.restore(latest).assert_existing_objects_matched()
+      ckpt_lib.check_readable(latest, "training state")
+      try:
+        self.state.restore(latest).assert_existing_objects_matched()
+      except (tf.errors.OpError, AssertionError, ValueError) as e:
+        raise ckpt_lib.CheckpointError(
+            f"{latest}: cannot resume from this training state ({inp._first_line(e)}); was "
+            f"{self.dir} trained with another config? Train in a new --experiment_dir") from None
       resumed_from = int(self.step.numpy())
       selector = self._selector()
       self.log(f"resuming from step {resumed_from} ({latest})")
@@ -437,8 +468,8 @@ class Experiment:
                                          cfg.checkpoint_every_steps)))
         try:
           chunk(iterator, tf.constant(n, tf.int32))
-        except tf.errors.DataLossError as e:
-          raise self._corrupt(e) from None
+        except tf.errors.OpError as e:
+          raise self._input_or_failure(e, f"training step {step + 1}") from None
         step += n
         self.step.assign(step)
         if step % cfg.log_every_steps == 0 or step == total:
@@ -481,6 +512,34 @@ class Experiment:
       report_lib.write_report_for_experiment(self, result)
     return result
 
+  def _export(self):
+    """Exports the (restored best) eval model; returns (SavedModel dir, DeepVariant prefix).
+
+    Locally the export is written to a temporary folder and renamed to ``export/`` only when
+    both parts are complete, so an interrupted export never leaves an ``export/saved_model``
+    that trainer.call would take for a finished model. (GCS has no directory rename; there the
+    export is written in place.)
+    """
+    export = os.path.join(self.dir, "export")
+    remote = "://" in self.dir
+    target = export if remote else os.path.join(self.dir, f".export.tmp-{os.getpid()}")
+    try:
+      if tf.io.gfile.exists(target):
+        tf.io.gfile.rmtree(target)
+      ckpt_lib.export_saved_model(self.eval_model, os.path.join(target, "saved_model"),
+                                  self.train_info.shape, self.channels)
+      ckpt_lib.export_deepvariant_checkpoint(self.eval_model, os.path.join(target, "deepvariant"),
+                                             self.train_info.shape, self.channels)
+      if not remote:
+        if os.path.exists(export):
+          shutil.rmtree(export)
+        os.rename(target, export)
+    finally:
+      if not remote and os.path.exists(target):
+        shutil.rmtree(target, ignore_errors=True)
+    return (os.path.join(export, "saved_model"),
+            os.path.join(export, "deepvariant", ckpt_lib.DV_CHECKPOINT_NAME))
+
   def _finish(self, step, stopped, selector, resumed_from) -> RunResult:
     state = selector.state
     saved_model_dir = dv_prefix = None
@@ -488,20 +547,16 @@ class Experiment:
     if best_path is None:
       self.log("no tune ran; nothing to export")
     else:
-      self.best_ckpt.restore(best_path).assert_existing_objects_matched()
+      try:
+        self.best_ckpt.restore(best_path).assert_existing_objects_matched()
+      except (tf.errors.OpError, AssertionError, ValueError) as e:
+        raise ckpt_lib.CheckpointError(f"{best_path}: cannot restore the best checkpoint "
+                                       f"({inp._first_line(e)})") from None
       if state.best_is_baseline:
         self.log(f"fine-tuning never beat the warm-start baseline ({self.cfg.best_checkpoint_metric}"
                  f" {state.best_value:.5f} at step {state.best_step}); keeping the baseline")
       if self.is_chief:
-        export = os.path.join(self.dir, "export")
-        if tf.io.gfile.exists(export):
-          tf.io.gfile.rmtree(export)
-        saved_model_dir = ckpt_lib.export_saved_model(
-            self.eval_model, os.path.join(export, "saved_model"), self.train_info.shape,
-            self.channels)
-        dv_prefix = ckpt_lib.export_deepvariant_checkpoint(
-            self.eval_model, os.path.join(export, "deepvariant"), self.train_info.shape,
-            self.channels)
+        saved_model_dir, dv_prefix = self._export()
         self.log(f"best {self.cfg.best_checkpoint_metric} {state.best_value:.5f} at step "
                  f"{state.best_step}; exported {saved_model_dir} and {dv_prefix}")
     if not self.is_chief:

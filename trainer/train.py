@@ -17,17 +17,40 @@ Cloud (Vertex AI custom job; each replica gets TF_CONFIG from Vertex)::
 ``--config`` names a preset of trainer/configs.py (``base``, ``wgs``, ``exome``, ``scratch``,
 ``tiny``; ``<name>+test`` shrinks it); ``--config.<key>=<value>`` overrides one field, typed by
 the preset's value. Re-running the same command resumes from the last checkpoint in
-``--experiment_dir``. Bad flags or input print one line (``train: error: ...``) and exit 2
-(flags) or 1 (input files).
+``--experiment_dir``.
+
+``--experiment_dir`` is checked before any work (``schemas.output_paths``): a new or empty
+directory is claimed for pileflow (``.pileflow-output.json`` inside); one pileflow made is
+resumed; a non-empty directory pileflow did not make is refused, so training never writes into
+a user's folder. An experiment directory of an earlier pileflow version (written before the
+marker existed) is recognised by the trainer's own layout (a ``config.json`` of trainer
+settings beside ``state/`` or ``checkpoints/``), marked, and resumed.
+
+Errors and exit codes (schemas/errors.py), each one line on stderr:
+
+* 2, bad flags or input (``train: error: <file or flag>: <what is wrong>``): a missing or
+  damaged dataset, examples without labels, a damaged checkpoint to resume from, a directory
+  that is not ours. Nothing is trained; a directory this run created is removed again.
+* 1, a failure during the run (out of memory, an I/O error).
+* 130, interrupted (SIGINT/SIGTERM). Training state saved so far is kept, since it is what the
+  next run resumes from: ``train: interrupted at step N; re-run the same command to resume
+  from step M (DIR/state/ckpt-M)``. With nothing resumable yet, what this run wrote is removed
+  (``train: interrupted; outputs of this run were removed``). The exported model appears only
+  when complete (``export/`` is renamed into place), so an interrupted run never leaves one.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
 from typing import List, Optional, Tuple
 
 import ml_collections
 
+from schemas import errors
+from schemas import output_paths
 from trainer import cli
 from trainer import configs
 
@@ -35,11 +58,13 @@ PROG = "train"
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
+  p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0], tool="train",
+                        unknown_hint=_config_key_hint)
   p.add_argument("--config", default="base",
                  help="preset name (base, wgs, exome, scratch, tiny; '+test' to shrink)")
   p.add_argument("--experiment_dir", required=True,
-                 help="checkpoints, summaries, best_checkpoint.json and exports go here")
+                 help="checkpoints, summaries, best_checkpoint.json and exports go here: a new "
+                      "or empty directory, or one of an earlier run to resume")
   p.add_argument("--strategy", default="default",
                  choices=("default", "mirrored", "multi_worker", "tpu"))
   p.add_argument("--leader", default="", help="TPU name or grpc://host:port for --strategy=tpu")
@@ -49,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
                  help="fault injection for resume tests: after saving the state at or after "
                       "this step, block until killed")
   return p
+
+
+def _config_key_hint(flag: str) -> Optional[str]:
+  """``--num_epochs`` is no flag but a config key: say how to set it."""
+  key = flag.lstrip("-").split("=", 1)[0]
+  if key in configs.get_config("base"):
+    return f"{key} is a config key: set it with --config.{key}=VALUE"
+  return None
 
 
 def _coerce(key: str, text: str, current):
@@ -107,7 +140,167 @@ def resolve_config(preset: str, overrides: List[Tuple[str, str]]) -> ml_collecti
   return cfg
 
 
+class ExperimentDir:
+  """The ``--experiment_dir`` policy of the module docstring: check, claim, roll back.
+
+  ``check()`` runs before TensorFlow is imported (a refused directory costs a second);
+  ``rollback()`` after a failed or interrupted run removes what this run created when nothing
+  resumable was saved, and never touches a directory that held anything before.
+  """
+
+  def __init__(self, path: str):
+    self.path = path
+    self.remote = output_paths.is_remote(path)
+    self.created_root: Optional[str] = None  # first folder of the path this run creates
+    self.was_empty = False
+    self.legacy = False
+
+  def check(self) -> None:
+    path = self.path
+    if not self.remote and os.path.isdir(path) and os.listdir(path) and not os.path.exists(
+        os.path.join(path, output_paths.MARKER)) and looks_like_experiment(path):
+      self.legacy = True
+    if not self.legacy:
+      output_paths.check_dir_output(path, "--experiment_dir", overwrite=False, resume=True)
+    if not self.remote:
+      missing = _first_missing(path)
+      self.created_root = missing
+      self.was_empty = missing is None and not os.listdir(path)
+
+  def claim(self, log=print) -> None:
+    output_paths.claim_dir(self.path, "trainer.train")
+    if self.legacy:
+      log(f"{PROG}: {self.path}: experiment directory of an earlier pileflow version (no "
+          f"{output_paths.MARKER}); marked it as pileflow's and resuming it")
+
+  def state_checkpoint(self) -> Optional[str]:
+    """The training state a re-run would resume from, or None."""
+    import tensorflow as tf
+    try:
+      return tf.train.latest_checkpoint(os.path.join(self.path, STATE_DIR))
+    except Exception:  # noqa: BLE001 - an unreadable pointer: nothing to resume from
+      return None
+
+  def has_progress(self) -> bool:
+    """Whether a re-run would gain from what is saved: training state past step 0, or a best
+    checkpoint (a warm-start baseline tune is one)."""
+    import tensorflow as tf
+    state = self.state_checkpoint()
+    if state is not None and not state.endswith("-0"):
+      return True
+    try:
+      return tf.train.latest_checkpoint(os.path.join(self.path, "checkpoints")) is not None
+    except Exception:  # noqa: BLE001 - unreadable pointer: nothing usable
+      return False
+
+  def rollback(self) -> bool:
+    """Removes what this run wrote when it left no progress; True if it did."""
+    if self.remote or self.has_progress():
+      return False
+    if self.created_root is not None:
+      shutil.rmtree(self.created_root, ignore_errors=True)
+      return True
+    if self.was_empty:
+      for name in os.listdir(self.path):
+        full = os.path.join(self.path, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+          shutil.rmtree(full, ignore_errors=True)
+        else:
+          os.remove(full)
+      return True
+    return False
+
+
+STATE_DIR = "state"
+_LAYOUT_DIRS = ("state", "checkpoints")
+
+
+def looks_like_experiment(path: str) -> bool:
+  """An experiment directory the trainer wrote before the pileflow marker existed.
+
+  Recognised by its own layout: a ``config.json`` holding trainer settings (the keys every
+  preset has) beside ``state/`` or ``checkpoints/``.
+  """
+  config_path = os.path.join(path, "config.json")
+  if not os.path.isfile(config_path):
+    return False
+  try:
+    with open(config_path, "r", encoding="utf-8") as f:
+      config = json.load(f)
+  except (OSError, ValueError):
+    return False
+  keys = ("train_dataset_pbtxt", "tune_dataset_pbtxt", "model_type", "batch_size")
+  return (isinstance(config, dict) and all(k in config for k in keys) and
+          any(os.path.isdir(os.path.join(path, d)) for d in _LAYOUT_DIRS))
+
+
+def _first_missing(path: str) -> Optional[str]:
+  """The outermost folder of ``path`` that does not exist yet (what claiming it creates)."""
+  path = os.path.abspath(path)
+  missing = None
+  while not os.path.exists(path):
+    missing = path
+    parent = os.path.dirname(path)
+    if parent == path:
+      break
+    path = parent
+  return missing
+
+
+def _exit_now(experiment) -> None:
+  """Ends an interrupted run at once, as schemas.errors.run_main does for its own line.
+
+  Why not sys.exit: tf.data's prefetch threads are still failing as the process winds down and
+  would print their tracebacks under our one line. The event file is flushed first.
+  """
+  try:
+    if experiment is not None and hasattr(experiment, "writer"):
+      experiment.writer.flush()
+  except Exception:  # noqa: BLE001 - best effort; the state checkpoints are what matters
+    pass
+  errors.exit_now(errors.EXIT_INTERRUPTED)
+
+
+def _train(args, cfg) -> int:
+  exp_dir = ExperimentDir(args.experiment_dir)
+  exp_dir.check()
+  cli.quiet_tensorflow()
+  # TensorFlow is imported only after the flags and the directory are known good.
+  from trainer import loop
+  from trainer import strategies
+  try:
+    strategy, is_chief = strategies.make_strategy(args.strategy, leader=args.leader,
+                                                  cpu_devices=args.cpu_devices)
+  except ValueError as e:
+    raise errors.InputError(str(e)) from None
+  experiment = None
+  try:
+    exp_dir.claim()
+    experiment = loop.Experiment(cfg, args.experiment_dir, strategy, is_chief,
+                                 block_after_step=args.debug_block_after_step)
+    result = experiment.run()
+  except BaseException as e:
+    interrupted = errors.was_interrupted() or errors.find_in_chain(
+        e, (errors.Interrupted, KeyboardInterrupt)) is not None
+    if not is_chief or exp_dir.rollback():
+      raise
+    if interrupted:  # the state is kept: say where the next run resumes
+      state = exp_dir.state_checkpoint()
+      at = f" at step {int(experiment.step.numpy())}" if experiment is not None and hasattr(
+          experiment, "step") else ""
+      then = (f"re-run the same command to resume from {state}" if state else
+              f"no training state was saved yet in {args.experiment_dir}")
+      sys.stderr.write(f"{PROG}: interrupted{at}; {then}\n")
+      _exit_now(experiment)
+    raise
+  print(f"{PROG}: done at step {result.final_step}/{result.num_train_steps}"
+        f"{' (early stop)' if result.stopped_early else ''}; best step {result.best_step}"
+        f"{' (warm-start baseline)' if result.best_is_baseline else ''}", flush=True)
+  return errors.EXIT_OK
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+  """Returns 0 when done; bad flags or input, failures and interrupts exit (module docstring)."""
   argv = list(sys.argv[1:] if argv is None else argv)
   parser = build_parser()
   try:
@@ -119,26 +312,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = resolve_config(args.config, overrides)
   except ValueError as e:
     parser.error(str(e))
-  # TensorFlow is imported only after the flags are known good: errors stay fast.
-  from trainer import checkpoints as ckpt_lib
-  from trainer import input_pipeline as inp
-  from trainer import loop
-  from trainer import strategies
-  try:
-    strategy, is_chief = strategies.make_strategy(args.strategy, leader=args.leader,
-                                                  cpu_devices=args.cpu_devices)
-  except ValueError as e:
-    parser.error(str(e))
-  try:
-    result = loop.Experiment(cfg, args.experiment_dir, strategy, is_chief,
-                             block_after_step=args.debug_block_after_step).run()
-  except (inp.InputError, ckpt_lib.CheckpointError) as e:
-    sys.stderr.write(f"{PROG}: error: {' '.join(str(e).split())}\n")
-    return 1
-  print(f"{PROG}: done at step {result.final_step}/{result.num_train_steps}"
-        f"{' (early stop)' if result.stopped_early else ''}; best step {result.best_step}"
-        f"{' (warm-start baseline)' if result.best_is_baseline else ''}", flush=True)
-  return 0
+  return cli.run_main(PROG, lambda: _train(args, cfg))
 
 
 if __name__ == "__main__":

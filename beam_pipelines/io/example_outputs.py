@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import uuid
 from typing import Dict, List, Optional, Sequence
 
@@ -110,5 +111,13 @@ class ExampleOutputs:
     fs.delete_tree(self.tmp_dir)
     return infos
 
-  def abort(self) -> None:
+  def abort(self, remove_empty_dir: bool = False) -> None:
+    """Removes the run's temporary files; ``remove_empty_dir``: also the output folder if the
+    run created it and it is still empty (a failed run leaves nothing behind)."""
     fs.delete_tree(self.tmp_dir)
+    out_dir = fs.dirname(self.final_paths[0])
+    if remove_empty_dir and out_dir and not output_paths.is_remote(out_dir):
+      try:
+        os.rmdir(out_dir)
+      except OSError:
+        pass  # not empty, or not ours to remove

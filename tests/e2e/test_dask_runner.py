@@ -100,12 +100,17 @@ def test_shuffle_on_dask_matches_direct_runner(cluster, tmp_path):
   assert len(direct) == 49 and dask == direct  # the 49 golden examples, same shuffled order
 
 
-def test_beams_dask_runner_skips_the_shuffle_summary_sink(cluster, tmp_path):
-  """The gap DaskRunnerAllSinks closes: only the last sink ran, the summary file is missing."""
+def test_beams_dask_runner_skips_the_shuffle_summary_sink(cluster, tmp_path, capsys):
+  """The gap DaskRunnerAllSinks closes: only the last sink ran, the summary file is missing
+  (a failure of the run: one line naming it, exit 1)."""
   argv = ["--input_pattern_list", giab.GOLDEN, "--output_pattern_prefix",
           str(tmp_path / "train"), "--num_shards", "2"]
-  with pytest.raises(FileNotFoundError, match="scatter_summary.json"):
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as e:
     _run_on_dask(cluster, lambda: shuffle.main(argv + _dask_args(cluster)))
+  assert e.value.code == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "scatter_summary.json" in err[0], err
   assert not glob.glob(str(tmp_path / "train-*"))  # and nothing that looks finished
 
 

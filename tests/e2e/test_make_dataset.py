@@ -111,5 +111,28 @@ def test_overlapping_splits_refused_before_any_work(sim, tmp_path):
 
 def test_existing_split_outputs_refused_without_overwrite(sim, dataset):
   out, _ = dataset
+  before = _digests(out)
   proc = _cli("make_dataset", *_dataset_args(sim, out))
-  assert proc.returncode == 2 and "--overwrite" in proc.stderr.strip().splitlines()[-1]
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+  # It names make_dataset's own flag, not the shuffle's --output_pattern_prefix.
+  assert lines[0].startswith(f"make_dataset: error: --output_dir={out}: holds the output of an "
+                             "earlier run; pass --overwrite"), lines[0]
+  assert _digests(out) == before
+
+
+def test_a_users_folder_is_never_written_into(sim, tmp_path):
+  """A non-empty folder pileflow did not make is refused, with or without --overwrite."""
+  user = tmp_path / "mine"
+  (user / "train").mkdir(parents=True)
+  planted = {user / "notes.txt": "keep", user / "train" / "train.csv": "mine"}
+  for path, text in planted.items():
+    path.write_text(text)
+  for extra in ([], ["--overwrite"]):
+    proc = _cli("make_dataset", *_dataset_args(sim, user, *extra))
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "not made by pileflow" in lines[0]
+  assert {p: p.read_text() for p in planted} == planted
+  assert sorted(str(p.relative_to(user)) for p in user.rglob("*")) == [
+      "notes.txt", "train", "train/train.csv"]

@@ -52,7 +52,8 @@ def test_same_bytes_in_memory_multiprocess_and_rerun(sim, tmp_path):
   da = digests(str(tmp_path / "a" / "ex.tfrecord-*-of-00003.gz"))
   db = digests(str(tmp_path / "b" / "ex.tfrecord-*-of-00003.gz"))
   assert len(da) == 3 and da == db
-  run_cli(*training_args(sim, a))  # rerun over existing outputs: same bytes, nothing left over
+  # A rerun over existing outputs needs --overwrite; it gives the same bytes, nothing left over.
+  run_cli(*training_args(sim, a), "--overwrite")
   assert digests(str(tmp_path / "a" / "ex.tfrecord-*-of-00003.gz")) == da
   assert not glob.glob(str(tmp_path / "a" / ".pileflow-tmp-*"))
   # Within a shard, examples are in genome order (contig order of the reference, then start).

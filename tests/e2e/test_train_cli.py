@@ -133,6 +133,9 @@ def test_bad_input_is_one_line(tmp_path, capsys, case, expected):
              "--config.model_type=inception_v3", "--config.batch_size=2"]
     train = data.write_dataset(d, "big", 4, shape=(75, 75, 6))
     tune = train
-  code = train_lib.main(_cmd(os.path.join(d, "exp"), train, tune, *extra)[3:])
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as e:  # bad input: exit 2 (schemas/errors.py)
+    train_lib.main(_cmd(os.path.join(d, "exp"), train, tune, *extra)[3:])
   err = capsys.readouterr().err.strip().splitlines()
-  assert code == 1 and len(err) == 1 and re.match(expected, err[0]), err
+  assert e.value.code == 2 and len(err) == 1 and re.match(expected, err[0]), err
+  assert not os.path.exists(os.path.join(d, "exp"))  # nothing trained: the new dir is removed

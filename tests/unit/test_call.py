@@ -161,8 +161,10 @@ def test_cli_errors(tmp_path, model_dir, capsys):
     call_lib.main(["--examples", examples, "--model", model_dir["saved_model"], "--ref", ref,
                    "--outfile", str(tmp_path / "x.vcf")])
   assert e.value.code == 2 and "must end in .vcf.gz" in capsys.readouterr().err
-  code = call_lib.main(["--examples", str(tmp_path / "none@2.gz"), "--model",
-                        model_dir["saved_model"], "--ref", ref, "--outfile",
-                        str(tmp_path / "x.vcf.gz")])
+  with pytest.raises(SystemExit) as e:  # bad input: exit 2 (schemas/errors.py)
+    call_lib.main(["--examples", str(tmp_path / "none@2.gz"), "--model",
+                   model_dir["saved_model"], "--ref", ref, "--outfile",
+                   str(tmp_path / "x.vcf.gz")])
   err = capsys.readouterr().err
-  assert code == 1 and err.count("\n") == 1 and "2 of 2 shards missing" in err
+  assert e.value.code == 2 and err.count("\n") == 1 and "2 of 2 shards missing" in err
+  assert not os.path.exists(tmp_path / "x.vcf.gz")

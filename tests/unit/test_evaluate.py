@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from schemas import errors
 from tests import giab
 from trainer import evaluate
 from trainer import genome_files as gf
@@ -78,12 +79,13 @@ def _truth_set():
     (["##contig=<ID=chr20,length=64444167>"],      # GRCh38 length of chr20
      ["chr20\t10000117\t.\tC\tT\t50\tPASS\t.\tGT\t0/1"], "has length 64444167"),
     (["##contig=<ID=20,length=63025520>"],         # b37 naming: no such contig in hg19
-     ["20\t10000117\t.\tC\tT\t50\tPASS\t.\tGT\t0/1"], "contig '20' is not in the reference"),
+     ["20\t10000117\t.\tC\tT\t50\tPASS\t.\tGT\t0/1"],
+     r"contig\(s\) 20 not in --ref .*: use chr20, not 20"),  # named, with the chr hint
 ])
 def test_calls_from_another_reference_are_refused(tmp_path, contig_lines, records, message):
   path = str(tmp_path / "calls.vcf.gz")
   _write_vcf(path, contig_lines, records)
-  with pytest.raises(evaluate.EvaluationError, match=message):
+  with pytest.raises(errors.InputError, match=message):
     evaluate.evaluate_files(path, _truth_set())
 
 
@@ -118,10 +120,12 @@ def test_cli_prints_table_writes_csv_and_strata(tmp_path, capsys):
 
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
-  code = evaluate.main(["--calls", str(tmp_path / "missing.vcf.gz"), "--truth", giab.TRUTH,
-                        "--confident_regions", giab.CONFIDENT, "--ref", giab.REF])
+  with pytest.raises(SystemExit) as e:  # bad input: exit 2 (schemas/errors.py)
+    evaluate.main(["--calls", str(tmp_path / "missing.vcf.gz"), "--truth", giab.TRUTH,
+                   "--confident_regions", giab.CONFIDENT, "--ref", giab.REF])
   err = capsys.readouterr().err
-  assert code == 1 and err.count("\n") == 1 and "missing.vcf.gz: VCF does not exist" in err
+  assert e.value.code == 2 and err.count("\n") == 1 and "missing.vcf.gz: VCF does not exist" in err
+  assert not os.path.exists(tmp_path / "missing.summary.csv")
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -128,9 +128,10 @@ def test_cli_dry_run_prints_the_request(capsys, tmp_path):
                     "--replica_count", "2", "--dry_run", "--", "--config=tiny"])
   out = capsys.readouterr().out
   assert rc == 0
-  first, body = out.split("\n", 1)
-  assert first.startswith("# would upload pileflow_trainer-0.1.0.tar.gz")
-  req = json.loads(body)
+  notes = [line for line in out.splitlines() if line.startswith("#")]
+  assert notes[0].startswith("# would upload pileflow_trainer-0.1.0.tar.gz")
+  assert "# not checked: gs://my-bucket/exp1: checked for form only" in "\n".join(notes)
+  req = json.loads("\n".join(line for line in out.splitlines() if not line.startswith("#")))
   assert [p["replicaCount"] for p in pools(req)] == ["1", "1"]
   assert pools(req)[0]["pythonPackageSpec"]["packageUris"] == [
       "gs://my-bucket/staging/pileflow-trainer/pileflow_trainer-0.1.0.tar.gz"]
@@ -139,7 +140,8 @@ def test_cli_dry_run_prints_the_request(capsys, tmp_path):
 
 
 def test_cli_bad_flag_is_one_line(capsys):
-  rc = vertex.main(["--project", "p", "--region", "r", "--experiment_dir", "/local",
-                    "--image_uri", "img", "--dry_run"])
+  with pytest.raises(SystemExit) as e:
+    vertex.main(["--project", "my-proj", "--region", "us-central1", "--experiment_dir",
+                 "/local", "--image_uri", "img", "--dry_run"])
   err = capsys.readouterr().err.strip().splitlines()
-  assert rc == 2 and len(err) == 1 and "--experiment_dir must be a gs://" in err[0]
+  assert e.value.code == 2 and len(err) == 1 and "--experiment_dir must be a gs://" in err[0]
