@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import traceback
 from typing import Iterator
+
+from schemas.tempdirs import private_tempdir  # noqa: F401  (re-exported for the entry points)
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt|Exit)\b.*")
 _TRACEBACK_TEXT = ("Traceback (most recent call last)", "The above exception was the direct",
@@ -33,29 +33,15 @@ _CRASH_LINE = re.compile(r"^(Segmentation fault|Aborted|Killed|Bus error)( \(cor
 
 
 def is_traceback_line(line: str) -> bool:
-  """A line of a Python traceback block (header, frames, chained-exception notes, the error)."""
+  """A line of a Python traceback block (header, frames, chained-exception notes, the error),
+  or a Beam worker harness's one-line log record that carries one (``Worker: severity:
+  CRITICAL ... Traceback ...``, printed when a worker dies, e.g. on Ctrl-C)."""
   stripped = line.rstrip("\n")
+  if stripped.startswith("Worker: severity:") and "Traceback" in stripped:
+    return True
   return (not stripped.strip() or stripped[:1] in (" ", "\t")
           or stripped.startswith(_TRACEBACK_TEXT) or bool(_EXCEPTION_LINE.match(stripped))
           or bool(_CRASH_LINE.match(stripped)))
-
-
-@contextlib.contextmanager
-def private_tempdir(prog: str) -> Iterator[str]:
-  """``tempfile``'s folder (and workers' ``TMPDIR``) is a fresh one, removed at the end."""
-  path = tempfile.mkdtemp(prefix=f"pileflow-{prog}-")
-  saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
-  os.environ["TMPDIR"] = path
-  tempfile.tempdir = path
-  try:
-    yield path
-  finally:
-    tempfile.tempdir = saved_dir
-    if saved_env is None:
-      os.environ.pop("TMPDIR", None)
-    else:
-      os.environ["TMPDIR"] = saved_env
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

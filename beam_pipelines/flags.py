@@ -108,9 +108,24 @@ def pipeline_options(beam_args: Sequence[str]):
   """
   from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
   options = PipelineOptions(list(beam_args))
-  if not options.view_as(StandardOptions).runner:
+  runner = options.view_as(StandardOptions).runner
+  if not runner:
     options.view_as(StandardOptions).runner = "DirectRunner"
+  elif isinstance(runner, str):
+    check_runner(runner)
   return options
+
+
+def check_runner(name: str) -> None:
+  """Refuses a ``--runner`` Beam cannot create (a typo such as DirectRuner) before any work.
+
+  Beam would raise a ValueError out of ``beam.Pipeline(...)`` with a traceback.
+  """
+  from apache_beam.runners import runner as beam_runner
+  try:
+    beam_runner.create_runner(name)
+  except (ValueError, ImportError) as e:
+    raise UsageError(f"--runner {name}: {' '.join(str(e).split())}") from None
 
 
 def setup_logging() -> None:

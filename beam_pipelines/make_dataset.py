@@ -17,6 +17,9 @@ before any split is committed.
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('make_dataset')
+
 import json
 import os
 import shlex

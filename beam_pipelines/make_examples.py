@@ -22,6 +22,9 @@ at each fraction in one pass; each example then carries a ``downsample_fraction`
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('make_examples')
+
 import json
 import logging
 import sys

@@ -28,6 +28,9 @@ dependency of the ``trainer`` extra). Exit 2 with one line on bad flags or unrea
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('report')
+
 import dataclasses
 import glob
 import os
@@ -461,7 +464,8 @@ def parse_config(argv: Optional[Sequence[str]] = None) -> ReportConfig:
   parser.add_argument("--manifest", action="append", default=[],
                       help="a dataset_config.manifest.json (repeatable)")
   parser.add_argument("--examples", action="append", default=[],
-                      help="NAME=PATTERN: a split without manifest (repeatable)")
+                      help="NAME=PATTERN, or PATTERN (named after its first file): a split "
+                           "without manifest (repeatable)")
   parser.add_argument("--output", default="",
                       help=f"HTML file (default <dataset_dir>/{REPORT_NAME})")
   parser.add_argument("--max_examples_per_split", type=int, default=20000,

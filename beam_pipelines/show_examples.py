@@ -26,6 +26,9 @@ variant's [start, end) overlaps one), ``--labels``, ``--variant_types`` (snp, in
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('show_examples')
+
 import dataclasses
 import glob
 import io

@@ -22,6 +22,9 @@ bytes are corrupt (one line naming file and offset; ``--skip_corrupt`` skips and
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('shuffle')
+
 import logging
 import os
 import shlex

@@ -18,6 +18,9 @@ is written, and the output directory appears only when complete. A bad option pr
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('simulate')
+
 import argparse
 import sys
 from typing import List, Optional

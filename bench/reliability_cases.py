@@ -592,8 +592,9 @@ def _cases() -> List[Case]:
       "--examples file is random bytes", setup=(garbage("in/g.tfrecord.gz"),))
   add("report.examples_no_match", r, ("--examples", "train=in/none-*.gz", "--output", "r.html"),
       2, "--examples pattern matches nothing")
-  add("report.examples_no_name", r, ("--examples", GOLDEN, "--output", "r.html"), 2,
-      "--examples without NAME=")
+  add("report.examples_no_name", r, ("--examples", GOLDEN, "--output", "r.html"), 0,
+      "control: --examples without NAME= (documented: named after its first file)",
+      produces=("r.html",))
   add("report.output_is_dir", r, ("--examples", f"train={GOLDEN}", "--output", "DIR"), 2,
       "--output DIR, an existing directory", plant=("DIR/keep.txt",))
   add("report.output_under_proc", r, ("--examples", f"train={GOLDEN}", "--output",
@@ -771,7 +772,7 @@ def _cases() -> List[Case]:
   add("evaluate.rerun_with_overwrite", e, local_calls + ("--overwrite",), 0,
       "control: rerun with --overwrite (output-path policy)", needs=en,
       setup=(copy("{fx[calls]}/c.vcf.gz", "in/c.vcf.gz", (".tbi",)),
-             earlier_run(e, local_calls)), produces=("in/c.vcf.gz.summary.csv",))
+             earlier_run(e, local_calls)), produces=("in/c.summary.csv",))
 
   # ---- launch.dataflow (dry runs) ----
   f = "launch.dataflow"

@@ -38,6 +38,9 @@ in a local run: run it from a machine that stays up (Cloud Shell, a small VM, ``
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('launch.dataflow')
+
 import contextlib
 import dataclasses
 import datetime
@@ -838,7 +841,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   argv, pipeline_argv = cli.split_passthrough(sys.argv[1:] if argv is None else argv)
   args = _parser().parse_args(argv)  # an unknown launcher flag: one line, exit 2
   cloud_inputs, cloud_failures = cli.cloud_errors()
-  return errors.run_main(PROG, lambda: _run(args, pipeline_argv),
+  from beam_pipelines import cli_runtime
+
+  def body():
+    with cli_runtime.private_tempdir("launch"):  # Beam's pipeline temp folders go in there
+      return _run(args, pipeline_argv)
+  return errors.run_main(PROG, body,
                          input_errors=_input_errors() + cloud_inputs,
                          failure_errors=_failure_errors() + cloud_failures,
                          message_of=lambda e: flags.strip_beam_context(str(e)),

@@ -31,6 +31,9 @@ pool 1 the workers); the launcher only chooses ``--strategy=multi_worker`` for t
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('launch.vertex')
+
 import dataclasses
 import datetime
 import json
@@ -135,6 +138,7 @@ class VertexSettings:
         raise LaunchError(f"trainer flag {flag} is set by the launcher; give "
                           + ("--experiment_dir to the launcher" if flag == "--experiment_dir"
                              else "the machine shape instead"))
+    check_trainer_args(self.trainer_args)
     if self.boot_disk_size_gb < 100:
       raise LaunchError(f"--boot_disk_size_gb must be >= 100 (Vertex's minimum), got "
                         f"{self.boot_disk_size_gb}")
@@ -171,6 +175,28 @@ class VertexSettings:
       if output_paths.is_remote(value) and value not in paths:
         paths.append(value)
     return output_paths.remote_unchecked(paths)
+
+
+def check_trainer_args(trainer_args: Sequence[str]) -> None:
+  """Parses the trainer's flags (after ``--``) as trainer.train will, before anything is sent.
+
+  Why: a preset name or config key that does not exist would otherwise be found only when
+  the job's container starts, minutes and a machine bill later. The trainer's parser and
+  config resolution are pure Python (no TensorFlow); ``--experiment_dir`` and the strategy
+  are the launcher's, so a placeholder stands in for them.
+  """
+  from trainer import train as train_lib
+  try:
+    rest, overrides = train_lib.split_config_overrides(list(trainer_args))
+  except ValueError as e:
+    raise LaunchError(f"trainer flags after --: {e}") from None
+  parser = train_lib.build_parser()
+  parser.prog = PROG
+  args = parser.parse_args(rest + ["--experiment_dir", "gs://placeholder/exp"])
+  try:
+    train_lib.resolve_config(args.config, overrides)
+  except ValueError as e:
+    raise LaunchError(f"trainer flags after --: {e}") from None
 
 
 def build_custom_job(settings: VertexSettings, package_uris: Sequence[str] = ()):

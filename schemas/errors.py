@@ -159,6 +159,29 @@ def run_main(prog: str, body: Callable[[], T],
       signal.signal(sig, handler)
 
 
+def interrupt_exits_quietly(prog: str) -> None:
+  """Until :func:`run_main` takes over, SIGINT ends the process with ``prog: interrupted`` and
+  exit 130.
+
+  Why: an entry point spends its first seconds importing Beam, numba or TensorFlow; a Ctrl-C
+  then would print Python's KeyboardInterrupt traceback through those imports. Each entry
+  module calls this first thing, before its heavy imports; nothing has been written yet, so
+  there is nothing to roll back. Only in the main thread of a ``python -m`` run (a test that
+  imports the module keeps its own handler).
+  """
+  if threading.current_thread() is not threading.main_thread():
+    return
+  main = sys.modules.get("__main__")
+  if getattr(main, "__spec__", None) is None or not str(main.__spec__.name).endswith(
+      prog.split(".")[-1]):
+    return
+
+  def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+    _write(prog, "interrupted")
+    exit_now(EXIT_INTERRUPTED)
+  signal.signal(signal.SIGINT, handler)
+
+
 def exit_now(code: int) -> NoReturn:
   """Ends the process at once, after the clean-up that unwinding already did.
 
@@ -168,6 +191,8 @@ def exit_now(code: int) -> NoReturn:
   unwound; nothing is left to flush but stdio. Tests that run a ``main`` in their own process
   replace this with ``sys.exit`` (tests/conftest.py), since os._exit would end the test runner.
   """
+  from schemas import tempdirs
+  tempdirs.remove_open()
   for stream in (sys.stdout, sys.stderr):
     try:
       stream.flush()

@@ -54,6 +54,9 @@ damaged examples file, examples from another reference, an unusable model; nothi
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('call')
+
 import argparse
 import dataclasses
 import json

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import sys
+import tempfile
 from typing import Callable, Optional, TypeVar
 
 from schemas import errors
@@ -63,14 +66,51 @@ class OneLineParser(argparse.ArgumentParser):
     return f"{flag}: unknown flag ({hint or 'see --help'})"
 
 
-def quiet_tensorflow() -> None:
-  """Keeps TensorFlow's INFO/WARNING chatter off stderr, where our one error line goes.
+# TensorFlow's native start-up notices, written to file descriptor 2 before (or outside) its
+# logging: absl's pre-init banner, INFO/WARNING lines of the C++ runtime, the CPU-features note
+# and the failed CUDA probe of a machine without a GPU. None of them is about the user's run.
+_NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "
+    r"|E\d{4} [\d:.]+\s+\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"
+    r"|To enable the following instructions: .* rebuild TensorFlow)")
 
-  Call before importing TensorFlow; a TF_CPP_MIN_LOG_LEVEL the user set is kept. (Lines TF's C++
-  runtime prints before its logging starts, e.g. about missing CUDA drivers, cannot be hushed.)
+
+def quiet_tensorflow() -> None:
+  """Imports TensorFlow with its start-up chatter kept off stderr, where our one error line goes.
+
+  Call before anything imports TensorFlow. ``TF_CPP_MIN_LOG_LEVEL`` (a value the user set is
+  kept) hushes the runtime's later INFO/WARNING lines, but the lines TensorFlow's native code
+  prints while it loads and probes for a GPU come before its logging starts; they are written
+  to a temporary file instead of stderr and replayed minus the known notices
+  (``_NATIVE_NOISE``), so anything else (a real native error) still shows.
   """
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   logging.getLogger("tensorflow").setLevel(logging.ERROR)
+  if "tensorflow" in sys.modules:
+    return
+  try:
+    sys.stderr.flush()
+    saved = os.dup(2)
+  except (OSError, ValueError):  # no real stderr (a test harness captures it)
+    import tensorflow as tf
+    tf.config.list_physical_devices()
+    return
+  with tempfile.TemporaryFile() as capture:
+    os.dup2(capture.fileno(), 2)
+    try:
+      import tensorflow as tf
+      tf.config.list_physical_devices()  # the GPU probe prints here, not at the first op
+      logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      capture.seek(0)
+      kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(True)
+              if not _NATIVE_NOISE.match(line)]
+      if kept:
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()
 
 
 def run_main(prog: str, body: Callable[[], T]) -> T:
@@ -80,4 +120,9 @@ def run_main(prog: str, body: Callable[[], T]) -> T:
   :class:`schemas.errors.RunFailure` (exit 1); OSError is a failure during the run (exit 1);
   SIGINT/SIGTERM exit 130. Anything else is a bug and keeps its traceback.
   """
-  return errors.run_main(prog, body)
+  from schemas import tempdirs
+
+  def in_private_tempdir():
+    with tempdirs.private_tempdir(prog):  # TF's autograph files and other temp files go here
+      return body()
+  return errors.run_main(prog, in_private_tempdir)

@@ -37,6 +37,9 @@ file or flag); 1 a failure during the run (e.g. an I/O error); 130 interrupted.
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('evaluate')
+
 import argparse
 import os
 import re

@@ -121,6 +121,11 @@ class Experiment:
     if cfg.init_checkpoint and not cfg.adapt_channels:
       inp.check_channels(ckpt_lib.read_checkpoint_channels(cfg.init_checkpoint), data_channels,
                          f"{cfg.init_checkpoint} (init_checkpoint) vs {cfg.train_dataset_pbtxt}")
+    self.class_weight_values = configs.resolve_class_weights(cfg.class_weights,
+                                                             self.train_info.class_counts)
+    if configs.parse_class_weights(cfg.class_weights) == configs.BALANCED:
+      self.log("class weights (balanced from the training set's counts): " +
+               ", ".join(f"{c}={w:.3f}" for c, w in enumerate(self.class_weight_values)))
     gb = cfg.batch_size
     self.steps_per_epoch = self.train_info.num_examples // gb
     if cfg.limit:
@@ -180,7 +185,7 @@ class Experiment:
       self.train_accuracy = tf_keras.metrics.SparseCategoricalAccuracy("train_accuracy")
       self.loss_fn = tf_keras.losses.CategoricalCrossentropy(
           label_smoothing=cfg.label_smoothing, reduction=tf_keras.losses.Reduction.NONE)
-      weights = configs.parse_class_weights(cfg.class_weights)
+      weights = self.class_weight_values
       self.class_weights = None if weights is None else tf.constant(weights, tf.float32)
     self.state = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer, global_step=self.step,
@@ -336,7 +341,7 @@ class Experiment:
       raise self._input_or_failure(e, f"the tune at step {step}") from None
     if not labels:
       raise inp.InputError(f"{self.cfg.tune_dataset_pbtxt}: the tune set yielded no examples")
-    cw = configs.parse_class_weights(self.cfg.class_weights)
+    cw = self.class_weight_values
     values = metrics_lib.compute_metrics(
         np.concatenate(labels), np.concatenate(probs), np.concatenate(vtypes),
         label_smoothing=self.cfg.label_smoothing, class_weights=cw)

@@ -40,6 +40,9 @@ Errors and exit codes (schemas/errors.py), each one line on stderr:
 """
 from __future__ import annotations
 
+from schemas import errors as _startup  # first: a Ctrl-C during the imports below is one line
+_startup.interrupt_exits_quietly('train')
+
 import argparse
 import json
 import os

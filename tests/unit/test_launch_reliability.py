@@ -150,7 +150,8 @@ def test_dry_run_checks_the_form_of_remote_outputs(no_network, tmp_path, capsys,
 
 def test_vertex_dry_run_is_offline(no_network, capsys):
   code, out, err = _exit(vertex.main, VERTEX + [
-      "--dry_run", "--", f"--config.train_dataset_pbtxt={BUCKET}/ds/train/dataset_config.pbtxt"],
+      "--dry_run", "--", f"--config.train_dataset_pbtxt={BUCKET}/ds/train/dataset_config.pbtxt",
+      f"--config.tune_dataset_pbtxt={BUCKET}/ds/tune/dataset_config.pbtxt"],
       capsys)
   assert code == 0 and err == []
   notes = [line for line in out.splitlines() if line.startswith("#")]
@@ -230,7 +231,9 @@ def test_good_projects_are_accepted(project):
   launcher.DataflowSettings(project=project, region="us-central1",
                             temp_location=f"{BUCKET}/tmp").validate()
   vertex.VertexSettings(project=project, region="europe-west4", experiment_dir=f"{BUCKET}/e",
-                        image_uri=IMAGE).validate()
+                        image_uri=IMAGE, trainer_args=(
+                            f"--config.train_dataset_pbtxt={BUCKET}/t.pbtxt",
+                            f"--config.tune_dataset_pbtxt={BUCKET}/u.pbtxt")).validate()
 
 
 @pytest.mark.parametrize("region", ["r", "us-central", "US-CENTRAL1", "us_central1"])

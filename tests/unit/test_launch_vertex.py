@@ -10,7 +10,9 @@ BASE = dict(project="my-proj", region="us-central1", experiment_dir="gs://my-buc
             display_name="pileflow-train-test",
             image_uri="us-central1-docker.pkg.dev/my-proj/pileflow/trainer:0.1.0",
             trainer_args=("--config=wgs",
-                          "--config.train_dataset_pbtxt=gs://my-bucket/ds/train/dataset_config.pbtxt"))
+                          "--config.train_dataset_pbtxt=gs://my-bucket/ds/train/dataset_config.pbtxt",
+                          "--config.tune_dataset_pbtxt=gs://my-bucket/ds/tune/dataset_config.pbtxt"))
+DATA = BASE["trainer_args"][1:]
 
 
 def request(**change):
@@ -125,7 +127,7 @@ def test_trainer_sdist_has_trainer_and_schemas_only(tmp_path):
 def test_cli_dry_run_prints_the_request(capsys, tmp_path):
   rc = vertex.main(["--project", "my-proj", "--region", "us-central1", "--experiment_dir",
                     "gs://my-bucket/exp1", "--staging_bucket", "gs://my-bucket/staging",
-                    "--replica_count", "2", "--dry_run", "--", "--config=tiny"])
+                    "--replica_count", "2", "--dry_run", "--", "--config=tiny", *DATA])
   out = capsys.readouterr().out
   assert rc == 0
   notes = [line for line in out.splitlines() if line.startswith("#")]
@@ -135,8 +137,8 @@ def test_cli_dry_run_prints_the_request(capsys, tmp_path):
   assert [p["replicaCount"] for p in pools(req)] == ["1", "1"]
   assert pools(req)[0]["pythonPackageSpec"]["packageUris"] == [
       "gs://my-bucket/staging/pileflow-trainer/pileflow_trainer-0.1.0.tar.gz"]
-  assert pools(req)[0]["pythonPackageSpec"]["args"][-2:] == ["--strategy=multi_worker",
-                                                             "--config=tiny"]
+  assert pools(req)[0]["pythonPackageSpec"]["args"][-4:] == ["--strategy=multi_worker",
+                                                             "--config=tiny", *DATA]
 
 
 def test_cli_bad_flag_is_one_line(capsys):
