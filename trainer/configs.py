@@ -14,8 +14,8 @@ DeepVariant's ``+test`` suffix does):
                a warm-start fine-tune recipe (set ``init_checkpoint``) with channel adaptation on.
   exome        DeepVariant's ``exome`` (latest), a warm-start recipe.
   scratch      from-scratch training: random init, AdamW, short warmup, no baseline tune.
-  small        the CPU recipe (:func:`_small`): the ``small`` backbone (MobileNetV3-Small,
-               ~1M weights), batch 64, Adam, balanced class weights, EMA, a tune per epoch
+  small        the CPU recipe (:func:`_small`): the ``small`` backbone (a compact
+               ResNet-style net, ~220k weights), batch 64, Adam, balanced class weights, EMA, a tune per epoch
                and early stop; a useful model on 2 cores in minutes.
   tiny         the test preset: the ``tiny`` backbone, batch 8, no warmup, tune every 20 steps,
                small shuffle buffer, few input threads; built for a 2-core CI in seconds.

@@ -98,19 +98,38 @@ def convnext_tiny(input_shape):
 
 @register("small")
 def small(input_shape):
-  """The CPU backbone: keras.applications MobileNetV3-Small, minimalistic, no top, avg pooling.
+  """The CPU backbone: a compact ResNet-style net, ~220k weights, ~40M multiply-adds.
 
-  Why this one: pileup images are large (100x221) and a 2-core machine must train on them at
-  hundreds of examples/s. MobileNetV3-Small's depthwise-separable inverted residuals cost ~25M
-  multiply-adds per example at this size (InceptionV3: ~2.4G); the minimalistic variant (ReLU,
-  3x3 kernels, no squeeze-excite) runs fastest on CPU kernels and exports to plain tf.keras
-  layers, so DeepVariant's positional checkpoint layout holds it. Batch norm trains fine at
-  the ``small`` preset's batch 64 over thousands of steps (unlike ``tiny``'s batch 8).
-  Preprocessing off: inputs are already (x - 128) / 128.
+  Layout: 5x5 stride-4 conv (24) -> 3x3 stride-2 conv (48) -> 3x3 stride-2 conv (96) -> one
+  residual block of two 3x3 convs (96) -> global average pooling; batch norm + ReLU after
+  every conv. On a 100x221 pileup the last maps are 7x14, each cell seeing ~60 reads x ~60
+  columns, which covers the candidate's column and its neighbourhood.
+
+  Why this shape (measured with bench/backbones.py on the project's 2-core machine, batch 64,
+  [100, 221, 7]): training speed on CPU is set by the first, full-resolution layers, so the
+  stem downsamples 4x at once and the width goes to the low-resolution end. Dense convs beat
+  depthwise-separable ones here: keras MobileNetV3-Small (minimalistic, 443k weights) trained
+  at ~170-185 examples/s against ~340 for this net. Batch norm trains fine at the ``small``
+  preset's batch 64 over thousands of steps (unlike ``tiny``'s batch 8). All layers are plain
+  tf.keras layers, so DeepVariant's positional checkpoint layout holds it.
   """
-  return _quiet(tf_keras.applications.MobileNetV3Small, include_top=False, weights=None,
-                input_shape=input_shape, pooling="avg", minimalistic=True,
-                include_preprocessing=False)
+  layers = tf_keras.layers
+
+  def conv_bn(x, filters, kernel, strides, name, relu=True):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
+                      name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+  inputs = tf_keras.Input(shape=input_shape, name="image")
+  x = conv_bn(inputs, 24, 5, 4, "small_stem")
+  x = conv_bn(x, 48, 3, 2, "small_down1")
+  x = conv_bn(x, 96, 3, 2, "small_down2")
+  y = conv_bn(x, 96, 3, 1, "small_res_a")
+  y = conv_bn(y, 96, 3, 1, "small_res_b", relu=False)
+  x = layers.ReLU(name="small_res_relu")(layers.Add(name="small_res_add")([x, y]))
+  x = layers.GlobalAveragePooling2D(name="small_pool")(x)
+  return tf_keras.Model(inputs, x, name="small")
 
 
 @register("tiny")

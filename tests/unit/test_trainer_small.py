@@ -52,12 +52,14 @@ def test_preset_is_the_cpu_recipe():
   configs.validate(_cfg("a.pbtxt", "b.pbtxt"))
 
 
-def test_backbone_is_a_real_cnn_of_about_a_million_weights():
+def test_backbone_is_a_residual_cnn_of_about_200k_weights():
   bundle = models.build_model("small", (100, 221, 7))
   weights = sum(int(np.prod(w.shape)) for w in bundle.model.trainable_weights)
-  assert 300_000 < weights < 3_000_000, weights
-  kinds = {type(l).__name__ for l in bundle.model.layers}
-  assert {"DepthwiseConv2D", "BatchNormalization", "Conv2D"} <= kinds
+  assert 150_000 < weights < 400_000, weights
+  kinds = [type(l).__name__ for l in bundle.model.layers]
+  assert kinds.count("Conv2D") == 5 and kinds.count("BatchNormalization") == 5
+  assert "Add" in kinds  # the residual block
+  assert bundle.model.get_layer("small_res_add").output_shape == (None, 7, 14, 96)
   first = [w for w in models.weighted_layers(bundle.model)[0].weights if w.shape.rank == 4][0]
   assert first.shape[2] == 7
   with pytest.raises(ValueError, match="at least 32x32"):
