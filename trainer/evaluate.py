@@ -11,7 +11,9 @@ single-threaded and takes seconds for a chromosome-sized region.)
 
 Prints a hap.py-like table (SNP and INDEL rows, one more per stratum) and writes it as CSV
 (``--output_csv``, default ``<calls without .vcf.gz>.summary.csv``). The matching rules are in
-``trainer.vcf_compare``; this module only reads files (pure Python, no pysam: the trainer half
+``trainer.vcf_compare``. Scoring is hap.py's default: a call with the right allele and the
+wrong genotype is a FP and a FN (``FP.gt`` counts them); ``--squash_ploidy`` scores alleles
+only. This module only reads files (pure Python, no pysam: the trainer half
 must run without it) and checks that the inputs belong together:
 
 * every contig the calls use must be in the reference, with the same length where the calls'
@@ -138,9 +140,11 @@ class TruthSet:
   """
 
   def __init__(self, truth_vcf: str, confident_bed: str, ref: str,
-               regions: Optional[str] = None, flag_names: Optional[Mapping[str, str]] = None):
+               regions: Optional[str] = None, flag_names: Optional[Mapping[str, str]] = None,
+               genotype_match: bool = True):
     names = {**FLAG_NAMES, **(flag_names or {})}
     self.truth_path, self.ref_path = truth_vcf, ref
+    self.genotype_match = genotype_match
     self.reference = gf.FastaReader(ref)
     self.ref_contigs = dict(self.reference.contigs)
     ref_name = f"{names['ref']} {ref}"
@@ -172,7 +176,8 @@ class TruthSet:
   def compare(self, query: Sequence[vcf_compare.Record],
               strata: Optional[Mapping[str, gf.IntervalSet]] = None
               ) -> List[Dict[str, object]]:
-    comparison = vcf_compare.compare(self.records, query, self.is_confident, self.fetch)
+    comparison = vcf_compare.compare(self.records, query, self.is_confident, self.fetch,
+                                     genotype_match=self.genotype_match)
     return vcf_compare.summarize(
         comparison, {name: s.overlaps for name, s in (strata or {}).items()})
 
@@ -214,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "files), e.g. the region the calls were made on")
   p.add_argument("--stratification", action="append", default=[],
                  help="NAME=BED: add rows for the alleles overlapping BED (repeatable)")
+  p.add_argument("--squash_ploidy", action="store_true",
+                 help="score alleles only (vcfeval --squash-ploidy): a right allele with the "
+                      "wrong genotype counts as a TP; by default it is a FP and a FN, as hap.py "
+                      "counts it (FP.gt counts these either way)")
   p.add_argument("--output_csv", default="", help="CSV summary (default <calls>.summary.csv)")
   p.add_argument("--overwrite", action="store_true",
                  help="replace an existing CSV (only that file is replaced)")
@@ -266,7 +275,8 @@ def run(args) -> Dict[str, float]:
   """The whole evaluation of parsed flags ``args``: checks, scoring, CSV; returns the scores."""
   strata = dict(args.strata)
   csv_path = check_csv_output(args)
-  truth = TruthSet(args.truth, args.confident_regions, args.ref, args.regions or None)
+  truth = TruthSet(args.truth, args.confident_regions, args.ref, args.regions or None,
+                   genotype_match=not args.squash_ploidy)
   rows = evaluate_files(args.calls, truth, strata)
   write_csv(csv_path, vcf_compare.to_csv(rows))
   print(vcf_compare.format_table(rows))

@@ -35,9 +35,11 @@ confident interval; a query allele outside them is ``QUERY.UNK`` (never FP), mat
    only per haplotype with different phasings on the two sides (not tested separately).
 
 **Genotypes.** A matched truth allele whose copies differ from its match's (exact match) or
-whose cluster's copies differ from the query's (haplotype match: sets of copies compared)
-counts once in ``FP.gt``; it stays a TP for recall and precision (allele-level, like
-``vcfeval --squash-ploidy``), so a genotype error is neither a FN nor a FP.
+whose cluster's copies differ from the query's (haplotype match: sets of copies compared) is a
+genotype error, counted in ``FP.gt``. By default (``genotype_match=True``, hap.py's default
+scoring) a genotype error is a FN for its truth allele and a FP for the query allele: the
+right allele with the wrong zygosity is not a correct call. With ``genotype_match=False``
+it stays a TP on both sides (allele-level, like ``vcfeval --squash-ploidy``).
 
 **Metrics** per type: recall = TRUTH.TP / (TRUTH.TP + TRUTH.FN), precision = QUERY.TP /
 (QUERY.TP + QUERY.FP), F1 their harmonic mean (0 when undefined, as hap.py prints NaN).
@@ -193,7 +195,7 @@ def _match_cluster(truth: List[Allele], query: List[Allele], fetch: Fetch) -> No
   gt_ok = {a.copies for a in t_alleles} == {a.copies for a in q_alleles}
   for a in t_alleles + q_alleles:
     a.match_kind = "haplotype"
-  for a in t_alleles:
+  for a in t_alleles + q_alleles:
     a.gt_mismatch = not gt_ok
 
 
@@ -227,8 +229,11 @@ class Comparison:
 
 def compare(truth_records: Sequence[Record], query_records: Sequence[Record],
             confident: Optional[Callable[[str, int, int], bool]], fetch: Optional[Fetch], *,
-            cluster_gap: int = 10, max_cluster_alleles: int = 8) -> Comparison:
+            cluster_gap: int = 10, max_cluster_alleles: int = 8,
+            genotype_match: bool = True) -> Comparison:
   """Matches query alleles to truth alleles (module docstring); returns per-allele outcomes.
+
+  ``genotype_match``: a genotype error is a FN and a FP (hap.py's default) rather than a TP.
 
   ``confident(contig, start, end)`` says whether a span lies in the confident regions (None:
   everything is confident). ``fetch`` gives reference bases (None: no left-alignment and no
@@ -260,7 +265,7 @@ def compare(truth_records: Sequence[Record], query_records: Sequence[Record],
     if bucket:
       t = bucket.pop(0)
       t.match_kind = q.match_kind = "exact"
-      t.gt_mismatch = t.copies != q.copies
+      t.gt_mismatch = q.gt_mismatch = t.copies != q.copies
 
   # 2. haplotype matches among the rest
   if fetch is not None:
@@ -271,10 +276,12 @@ def compare(truth_records: Sequence[Record], query_records: Sequence[Record],
       if t and q and len(t) <= max_cluster_alleles and len(q) <= max_cluster_alleles:
         _match_cluster(t, q, fetch)
 
+  def correct(a: Allele) -> bool:
+    return bool(a.match_kind) and not (genotype_match and a.gt_mismatch)
   for a in truth:
-    a.outcome = (TP if a.match_kind else FN) if a.confident else UNK
+    a.outcome = (TP if correct(a) else FN) if a.confident else UNK
   for a in query:
-    a.outcome = UNK if not a.confident else (TP if a.match_kind else FP)
+    a.outcome = UNK if not a.confident else (TP if correct(a) else FP)
   return Comparison(truth=truth, query=query, query_filtered=filtered)
 
 
@@ -309,7 +316,8 @@ def summarize(comparison: Comparison,
       rows.append({
           "Type": vtype, "Subset": name, "TRUTH.TOTAL": t_tp + t_fn, "TRUTH.TP": t_tp,
           "TRUTH.FN": t_fn, "QUERY.TOTAL": len(query), "QUERY.TP": q_tp, "QUERY.FP": q_fp,
-          "QUERY.UNK": q_unk, "FP.gt": sum(a.gt_mismatch for a in truth if a.outcome == TP),
+          "QUERY.UNK": q_unk,
+          "FP.gt": sum(bool(a.match_kind) and a.gt_mismatch for a in truth),
           "QUERY.FILTERED": comparison.query_filtered.get(vtype, 0) if overlaps is None else "",
           "METRIC.Recall": recall, "METRIC.Precision": precision, "METRIC.F1_Score": f1,
       })

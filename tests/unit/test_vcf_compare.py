@@ -48,10 +48,20 @@ def test_indel_at_shifted_position_in_homopolymer_matches():
   assert comparison.query[0].match_kind == "exact"  # matched after normalisation
 
 
-def test_genotype_error_is_counted_once():
+def test_genotype_error_is_a_fp_and_a_fn_as_hap_py_counts_it():
+  truth = [R(4, "A", ["G"], (0, 1)), R(20, "G", ["T"], (1, 1))]
+  query = [R(4, "A", ["G"], (1, 1)), R(20, "G", ["T"], (1, 1))]  # 4: hom instead of het
+  rows, _ = rows_of(truth, query)
+  snp = rows["SNP"]
+  assert (snp["TRUTH.TP"], snp["TRUTH.FN"], snp["QUERY.TP"], snp["QUERY.FP"], snp["FP.gt"]) == (
+      1, 1, 1, 1, 1)
+  assert snp["METRIC.F1_Score"] == 0.5
+
+
+def test_squash_ploidy_counts_a_genotype_error_once_as_a_tp():
   truth = [R(4, "A", ["G"], (0, 1))]
   query = [R(4, "A", ["G"], (1, 1))]              # right allele, hom instead of het
-  rows, _ = rows_of(truth, query)
+  rows, _ = rows_of(truth, query, genotype_match=False)
   snp = rows["SNP"]
   assert (snp["TRUTH.TP"], snp["TRUTH.FN"], snp["QUERY.FP"], snp["FP.gt"]) == (1, 0, 0, 1)
   assert snp["METRIC.F1_Score"] == 1.0
