@@ -88,6 +88,9 @@ _FIELD_DOCS: Dict[str, str] = {
     "calling_tune_ref": "reference FASTA (.fai) the calling tune examples were made from",
     "calling_tune_regions": "region(s) the calling tune examples cover (chr:start-end or BED)",
     "calling_tune_every": "run the calling pass every N tunes (and at step 0 and the last step)",
+    "calibrate_temperature": "fit a temperature on the tune set after training and fold it into "
+                             "the exported head, so genotype probabilities (QUAL/GQ) are "
+                             "calibrated (calibration.json has the reliability table)",
 }
 
 
@@ -143,6 +146,7 @@ def _base() -> ml_collections.ConfigDict:
   c.calling_tune_ref = ""
   c.calling_tune_regions = ""
   c.calling_tune_every = 1
+  c.calibrate_temperature = False
   return c
 
 
@@ -233,7 +237,8 @@ def _small() -> ml_collections.ConfigDict:
   weights keep the rare hom-ref class from being called a variant; EMA weights are what tunes
   and exports use (smoother than the last step's); tune once per epoch on the whole tune set
   and stop after 4 tunes without gain (small data overfits: the best epoch is kept, not the
-  last); no label smoothing, so the softmax stays a probability that QUAL/GQ can use.
+  last); no label smoothing, and temperature scaling on the tune set before export, so the
+  softmax is a probability that QUAL/GQ can use (trainer/calibration.py).
   Downsample-fraction augmentation is a property of the data: make the dataset with
   ``--downsample_fraction 1.0,0.5,0.25`` so one model handles low coverage.
   """
@@ -263,6 +268,7 @@ def _small() -> ml_collections.ConfigDict:
   c.shuffle_buffer_elements = 20_000
   c.input_read_threads = 2
   c.image_summaries = 0
+  c.calibrate_temperature = True
   return c
 
 

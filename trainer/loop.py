@@ -45,6 +45,7 @@ from schemas import _files
 from schemas import errors
 from schemas import example_info as example_info_lib
 from schemas import labels as labels_lib
+from trainer import calibration
 from trainer import calling_tune
 from trainer import checkpoints as ckpt_lib
 from trainer import configs
@@ -56,6 +57,7 @@ from trainer import selection
 from trainer import summaries
 
 BEST_CHECKPOINT_JSON = "best_checkpoint.json"
+CALIBRATION_JSON = "calibration.json"
 CONFIG_JSON = "config.json"
 
 
@@ -324,9 +326,8 @@ class Experiment:
       if id(source) in by_name:
         target.assign(by_name[id(source)])
 
-  def tune(self, step: int) -> Dict[str, float]:
-    """Scores the (EMA) model on the tune set; returns {'tune/<metric>': value}."""
-    self._load_eval_weights()
+  def _tune_predictions(self, step: int):
+    """(probs, labels, variant types) of ``eval_model`` over the tune set."""
     predict = self._make_predict() if not hasattr(self, "_predict") else self._predict
     self._predict = predict
     probs, labels, vtypes = [], [], []
@@ -341,9 +342,15 @@ class Experiment:
       raise self._input_or_failure(e, f"the tune at step {step}") from None
     if not labels:
       raise inp.InputError(f"{self.cfg.tune_dataset_pbtxt}: the tune set yielded no examples")
+    return np.concatenate(probs), np.concatenate(labels), np.concatenate(vtypes)
+
+  def tune(self, step: int) -> Dict[str, float]:
+    """Scores the (EMA) model on the tune set; returns {'tune/<metric>': value}."""
+    self._load_eval_weights()
+    probs, labels, vtypes = self._tune_predictions(step)
     cw = self.class_weight_values
     values = metrics_lib.compute_metrics(
-        np.concatenate(labels), np.concatenate(probs), np.concatenate(vtypes),
+        labels, probs, vtypes,
         label_smoothing=self.cfg.label_smoothing, class_weights=cw)
     out = {f"tune/{k}": v for k, v in values.items()}
     out["epoch"] = step / self.steps_per_epoch
@@ -545,6 +552,25 @@ class Experiment:
     return (os.path.join(export, "saved_model"),
             os.path.join(export, "deepvariant", ckpt_lib.DV_CHECKPOINT_NAME))
 
+  def _calibrate(self, step: int) -> None:
+    """Temperature scaling of the best model on the tune set, folded into the head's weights
+    (trainer/calibration.py), so the exports' probabilities are calibrated; the checkpoints
+    in ``checkpoints/`` stay as trained (what a warm start should start from)."""
+    probs, labels, _ = self._tune_predictions(step)
+    temperature = calibration.fit_temperature(probs, labels)
+    head = self.eval_model.get_layer(models.HEAD_NAME)
+    head.kernel.assign(head.kernel / temperature)
+    head.bias.assign(head.bias / temperature)
+    record = calibration.summary(probs, labels, temperature)
+    self.log(f"calibration on {len(labels)} tune examples: temperature {temperature:.3f}, "
+             f"NLL {record['nll_before']:.4f} -> {record['nll_after']:.4f}, ECE "
+             f"{record['ece_before']:.4f} -> {record['ece_after']:.4f}")
+    self.log("calibrated GQ vs observed: " +
+             calibration.format_reliability(record["reliability_after"]))
+    if self.is_chief:
+      _files.atomic_write_bytes(os.path.join(self.dir, CALIBRATION_JSON),
+                                (json.dumps(record, indent=2) + "\n").encode())
+
   def _finish(self, step, stopped, selector, resumed_from) -> RunResult:
     state = selector.state
     saved_model_dir = dv_prefix = None
@@ -560,6 +586,8 @@ class Experiment:
       if state.best_is_baseline:
         self.log(f"fine-tuning never beat the warm-start baseline ({self.cfg.best_checkpoint_metric}"
                  f" {state.best_value:.5f} at step {state.best_step}); keeping the baseline")
+      if self.cfg.calibrate_temperature:
+        self._calibrate(step)
       if self.is_chief:
         saved_model_dir, dv_prefix = self._export()
         self.log(f"best {self.cfg.best_checkpoint_metric} {state.best_value:.5f} at step "

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from trainer import calibration
 from trainer import checkpoints as ckpt_lib
 from trainer import configs
 from trainer import loop
@@ -91,13 +92,19 @@ def test_trains_selects_exports_and_restores(base, sets):
   images = np.random.default_rng(0).uniform(-1, 1, (3, *SHAPE)).astype(np.float32)
   restored = models.build_model("small", SHAPE).model
   tf.train.Checkpoint(model=restored).restore(best["checkpoint"]).expect_partial()
-  expected = restored(images, training=False).numpy()
+  # The exports carry the tune-set temperature folded into the head (calibration.json).
+  with open(os.path.join(exp, loop.CALIBRATION_JSON)) as f:
+    record = json.load(f)
+  assert 0.125 <= record["temperature"] <= 8 and record["nll_after"] <= record["nll_before"]
+  assert any("calibration on 16 tune examples" in l for l in lines)
+  expected = calibration.scale(restored(images, training=False).numpy(),
+                               record["temperature"])
   saved = tf.saved_model.load(os.path.join(exp, "export", "saved_model"))
   got = list(saved.signatures.values())[0](tf.constant(images))
-  np.testing.assert_allclose(list(got.values())[0].numpy(), expected, atol=1e-5)
+  np.testing.assert_allclose(list(got.values())[0].numpy(), expected, atol=1e-4)
   dv = models.build_model("small", SHAPE).model
   dv.load_weights(os.path.join(exp, "export", "deepvariant", ckpt_lib.DV_CHECKPOINT_NAME))
-  np.testing.assert_allclose(dv(images, training=False).numpy(), expected, atol=1e-5)
+  np.testing.assert_allclose(dv(images, training=False).numpy(), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", configs.FINE_TUNE_MODES)
