@@ -22,6 +22,7 @@ import threading
 import traceback
 from typing import Iterator
 
+from schemas import errors
 from schemas.tempdirs import private_tempdir  # noqa: F401  (re-exported for the entry points)
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt|Exit)\b.*")
@@ -63,8 +64,21 @@ def filtered_stderr() -> Iterator[None]:
                          errors="replace")
 
   def relay():
+    # Inside a traceback block (its header seen, its final exception line not yet) every line
+    # is dropped, also source lines a worker printed without their indentation. Our own
+    # lines never pass through here (sys.stderr writes to the original descriptor).
+    in_block = False
     with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as pipe:
       for line in pipe:
+        if errors.was_interrupted():
+          continue  # Ctrl-C reached the workers too: what they print while dying is noise
+        text = line.rstrip("\n")
+        if text.startswith(_TRACEBACK_TEXT):
+          in_block = True
+          continue
+        if in_block:
+          in_block = not _EXCEPTION_LINE.match(text)
+          continue
         if not is_traceback_line(line):
           os.write(original, line.encode("utf-8", "replace"))
 
