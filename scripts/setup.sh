@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything pileflow needs on a fresh Debian/Ubuntu machine, idempotently:
-#   - Debian packages the tests and benchmarks compare against: samtools, bcftools, tabix
+#   - Debian packages the tests and benchmarks compare against: samtools, bcftools, tabix, and
+#     the outside read simulators and aligners of the case study (ART, bwa, pbsim, minimap2)
 #   - Debian chromium: the report tests open the HTML reports headless and screenshot them
 #   - a virtual environment at .venv/ with pileflow installed editable, all extras
 # Reruns are cheap: the pip step is skipped while setup.py/pyproject.toml are unchanged.
@@ -9,9 +10,11 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 need_apt=()
-for tool in samtools bcftools tabix chromium; do
+for tool in samtools bcftools tabix chromium bwa minimap2 pbsim; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
+# ART's Debian package is named after the project, not its art_illumina command.
+command -v art_illumina >/dev/null 2>&1 || need_apt+=(art-nextgen-simulation-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   sudo_cmd=()
