@@ -67,6 +67,10 @@ class MakeDatasetConfig:
   labeler_algorithm: str = "haplotype_labeler"
   realign_reads: bool = True
   sequencing_type: str = ""
+  vsc_min_count_snps: int = 2
+  vsc_min_count_indels: int = 2
+  vsc_min_fraction_snps: float = 0.12
+  vsc_min_fraction_indels: float = 0.06
 
   def validate(self) -> "MakeDatasetConfig":
     err = flags.UsageError
@@ -112,7 +116,10 @@ class MakeDatasetConfig:
         labeler_algorithm=self.labeler_algorithm, channels=self.channels,
         sample_name=sample.name, downsample_fractions=self.downsample_fractions,
         seed=self.downsample_seed, sequencing_type=self.sequencing_type,
-        realign_reads=self.realign_reads)
+        realign_reads=self.realign_reads, vsc_min_count_snps=self.vsc_min_count_snps,
+        vsc_min_count_indels=self.vsc_min_count_indels,
+        vsc_min_fraction_snps=self.vsc_min_fraction_snps,
+        vsc_min_fraction_indels=self.vsc_min_fraction_indels)
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +149,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--labeler_algorithm", default="haplotype_labeler", choices=me_config.LABELERS)
   flags.add_bool(parser, "realign_reads", True, "local realignment (see make_examples)")
   a("--sequencing_type", default="", help="WGS, WES or TRIO")
+  # Candidate thresholds: the calling run must use the same ones as the training data (a
+  # model never shown 1-read candidates calls their sequencing errors variants).
+  a("--vsc_min_count_snps", type=int, default=2)
+  a("--vsc_min_count_indels", type=int, default=2)
+  a("--vsc_min_fraction_snps", type=float, default=0.12)
+  a("--vsc_min_fraction_indels", type=float, default=0.06)
 
 
 def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
@@ -161,4 +174,7 @@ def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
       max_reads_per_partition=args.max_reads_per_partition,
       min_mapping_quality=args.min_mapping_quality, min_base_quality=args.min_base_quality,
       labeler_algorithm=args.labeler_algorithm, realign_reads=args.realign_reads,
-      sequencing_type=args.sequencing_type.upper())
+      sequencing_type=args.sequencing_type.upper(),
+      vsc_min_count_snps=args.vsc_min_count_snps, vsc_min_count_indels=args.vsc_min_count_indels,
+      vsc_min_fraction_snps=args.vsc_min_fraction_snps,
+      vsc_min_fraction_indels=args.vsc_min_fraction_indels)

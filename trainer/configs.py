@@ -233,8 +233,11 @@ def _small() -> ml_collections.ConfigDict:
 
   Why each choice (pileup data of one sample, a few thousand to a few hundred thousand
   examples): Adam with a short warmup and a per-epoch decay converges in ~10 epochs without
-  tuning; batch 64 keeps batch-norm statistics stable and uses both cores; balanced class
-  weights keep the rare hom-ref class from being called a variant; EMA weights are what tunes
+  tuning; batch 64 keeps batch-norm statistics stable and uses both cores; no class weights:
+  the candidates a model calls have the class mix of the candidates it trained on, so the
+  unweighted loss is the one whose argmax is right, and ``balanced`` (hom-ref up-weighted 10x)
+  measurably lost recall on hets at low coverage (bench/RESULTS.md, case study; keep it for data
+  whose training mix differs from the calling one); EMA weights are what tunes
   and exports use (smoother than the last step's); tune once per epoch on the whole tune set
   and stop after 4 tunes without gain (small data overfits: the best epoch is kept, not the
   last); no label smoothing, and temperature scaling on the tune set before export, so the
@@ -257,7 +260,7 @@ def _small() -> ml_collections.ConfigDict:
   c.ema_momentum = 0.99
   c.weight_decay = 1e-5
   c.label_smoothing = 0.0
-  c.class_weights = BALANCED
+  c.class_weights = ""
   c.backbone_dropout_rate = 0.2
   c.early_stopping_patience = 4
   c.tune_every_steps = 1_000_000  # i.e. at every epoch end (and the last step)

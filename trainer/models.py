@@ -128,7 +128,15 @@ def small(input_shape):
   y = conv_bn(x, 96, 3, 1, "small_res_a")
   y = conv_bn(y, 96, 3, 1, "small_res_b", relu=False)
   x = layers.ReLU(name="small_res_relu")(layers.Add(name="small_res_add")([x, y]))
-  x = layers.GlobalAveragePooling2D(name="small_pool")(x)
+  # The candidate sits in the image's middle column: pool that column of the last map (over
+  # its rows) beside the whole map, so the head sees the candidate's own evidence undiluted by
+  # the 13 neighbouring columns a plain global average mixes in.
+  width = int(x.shape[2])
+  mid = (int(input_shape[1]) - 1) // 2 * width // int(input_shape[1])
+  centre = layers.Cropping2D(((0, 0), (mid, width - mid - 1)), name="small_centre_crop")(x)
+  x = layers.Concatenate(name="small_pool_concat")([
+      layers.GlobalAveragePooling2D(name="small_pool")(x),
+      layers.GlobalAveragePooling2D(name="small_centre_pool")(centre)])
   return tf_keras.Model(inputs, x, name="small")
 
 

@@ -26,6 +26,7 @@ def _cfg(train, tune, **overrides):
   cfg.steps_per_iter = 2
   cfg.log_every_steps = 4
   cfg.checkpoint_every_steps = 4
+  cfg.class_weights = configs.BALANCED  # the preset trains unweighted; this path is tested here
   cfg.update(overrides)
   return cfg
 
@@ -48,7 +49,7 @@ def base(sets, tmp_path_factory):
 
 def test_preset_is_the_cpu_recipe():
   cfg = configs.get_config("small")
-  assert cfg.model_type == "small" and cfg.class_weights == configs.BALANCED
+  assert cfg.model_type == "small" and cfg.class_weights == ""
   assert cfg.use_ema and cfg.early_stopping_patience > 0 and cfg.label_smoothing == 0.0
   configs.validate(_cfg("a.pbtxt", "b.pbtxt"))
 
@@ -61,6 +62,9 @@ def test_backbone_is_a_residual_cnn_of_about_200k_weights():
   assert kinds.count("Conv2D") == 5 and kinds.count("BatchNormalization") == 5
   assert "Add" in kinds  # the residual block
   assert bundle.model.get_layer("small_res_add").output_shape == (None, 7, 14, 96)
+  # the candidate's column (110 of 221 -> 6 of 14) pooled beside the whole map
+  assert bundle.model.get_layer("small_centre_crop").output_shape == (None, 7, 1, 96)
+  assert bundle.model.get_layer("small_pool_concat").output_shape == (None, 192)
   first = [w for w in models.weighted_layers(bundle.model)[0].weights if w.shape.rank == 4][0]
   assert first.shape[2] == 7
   with pytest.raises(ValueError, match="at least 32x32"):
