@@ -45,8 +45,17 @@ SHUFFLE = frozenset("""
 input_pattern_list output_pattern_prefix output_dataset_config_pbtxt output_dataset_name
 """.split())
 
+# DeepVariant's deepvariant/postprocess_variants.py (v1.5).
+POSTPROCESS_VARIANTS = frozenset("""
+ref infile outfile nonvariant_site_tfrecord_path gvcf_outfile qual_filter
+multi_allelic_qual_filter cnn_homref_call_min_gq only_keep_pass sample_name group_variants
+vcf_stats_report use_multiallelic_model debug_output_all_candidates haploid_contigs
+par_regions_bed somatic_variants_path num_partitions partition_size
+""".split())
+
 # make_dataset takes make_examples' flags for its examples step.
-BY_TOOL = {"make_examples": MAKE_EXAMPLES, "make_dataset": MAKE_EXAMPLES, "shuffle": SHUFFLE}
+BY_TOOL = {"make_examples": MAKE_EXAMPLES, "make_dataset": MAKE_EXAMPLES, "shuffle": SHUFFLE,
+           "postprocess_variants": POSTPROCESS_VARIANTS}
 
 
 def is_deepvariant_flag(tool: str, name: str) -> bool:

@@ -35,9 +35,9 @@ What it does, in order:
 3. **Runs the model batched** over all examples (tf.data, ``--batch_size``), images scaled
    ``(x - 128) / 128`` as in training.
 4. **Postprocesses** each candidate's images into one call with DeepVariant's rule
-   (``trainer.postprocess``: multi-allelic images combined by the minimum over the images
-   that inform each genotype, then normalised; GT/GQ/PL/QUAL; FILTER PASS/RefCall/LowQual;
-   DP, AD, VAF from the candidate).
+   (``beam_pipelines.core.postprocess``: multi-allelic images combined by the minimum over
+   the images that inform each genotype, then normalised; GT/GQ/PL/QUAL; FILTER
+   PASS/RefCall/LowQual/NoCall; DP, AD, VAF from the candidate).
 5. **Writes** a VCFv4.2 (contigs from the reference ``.fai``, the sample name from the examples
    or ``--sample_name``), sorted in reference order, as BGZF with a tabix ``.tbi`` index
    written by ``trainer.bgzf`` (pure Python; the trainer never imports pysam). Both appear
@@ -77,7 +77,8 @@ from schemas import sharding
 from schemas.protos import variants_pb2
 from trainer import cli
 from trainer import genome_files as gf
-from trainer import postprocess
+from beam_pipelines.core import call_outputs
+from beam_pipelines.core import postprocess
 
 PROG = "call"
 DEFAULT_BATCH_SIZE = 256
@@ -442,16 +443,6 @@ def examples_error(files: Sequence[str], gzip: bool, shape: Sequence[int], spec,
                    f"{list(shape)} ({line})")
 
 
-def _info_values(call: variants_pb2.VariantCall, key: str) -> List:
-  if key not in call.info:
-    return []
-  out = []
-  for value in call.info[key].values:
-    kind = value.WhichOneof("kind")
-    out.append(getattr(value, kind) if kind else None)
-  return out
-
-
 def calls_from_predictions(predictions: Iterable[Prediction], *,
                            reference: Optional[gf.FastaReader] = None,
                            source: str = "examples",
@@ -466,6 +457,9 @@ def calls_from_predictions(predictions: Iterable[Prediction], *,
   checked against it), else by (contig, start). Reference-site candidates (alt '.') are
   skipped: they have no alt to call.
   """
+  options = call_outputs.PostprocessOptions(
+      qual_filter=qual_filter, multi_allelic_qual_filter=multi_allelic_qual_filter,
+      cnn_homref_call_min_gq=min_homref_gq)
   groups: Dict[bytes, List[Prediction]] = {}
   for p in predictions:
     groups.setdefault(p.variant, []).append(p)
@@ -478,19 +472,13 @@ def calls_from_predictions(predictions: Iterable[Prediction], *,
       continue
     if reference is not None:
       check_variant_against_reference(variant, reference, source)
-    vcall = variant.calls[0] if variant.calls else variants_pb2.VariantCall()
-    sample = sample or vcall.call_set_name or None
-    dp = (_info_values(vcall, ef.INFO_DP) or [0])[0]
-    ad = _info_values(vcall, ef.INFO_AD)
+    sample = sample or call_outputs.sample_name(variant) or None
     images = [postprocess.ImagePrediction(tuple(p.alt_indices), tuple(float(x) for x in p.probs))
               for p in items]
     try:
-      calls.append(postprocess.call_candidate(
-          variant.reference_name, int(variant.start), variant.reference_bases, alts, images,
-          dp=int(dp), ad=[int(c) for c in ad], qual_filter=qual_filter,
-          multi_allelic_qual_filter=multi_allelic_qual_filter, min_homref_gq=min_homref_gq))
+      calls.append(call_outputs.call_variant(variant, images, options, source))
     except ValueError as e:
-      raise CallError(f"{source}: {variant.reference_name}:{variant.start + 1}: {e}") from None
+      raise CallError(str(e)) from None
   order = ({name: i for i, (name, _) in enumerate(reference.contigs)} if reference is not None
            else {})
   calls.sort(key=lambda c: (order.get(c.contig, len(order)), c.contig, c.start, c.end, c.alts))

@@ -6,9 +6,9 @@ every candidate checkpoint. With ``--config.calling_tune_examples`` set, the tra
 itself on a small region: every ``calling_tune_every``-th tune (and always at the warm-start
 baseline tune and at the last step) it runs the model being tuned over calling-mode examples of
 the region, turns the outputs into calls exactly as ``trainer.call`` does
-(``trainer.postprocess``) and compares the PASS calls with the truth in the confident regions
-cut to ``calling_tune_regions`` (``trainer.vcf_compare``, as ``trainer.evaluate`` does). The
-scores join the tune metrics::
+(``beam_pipelines.core.postprocess``, pure, no Beam import) and compares the PASS calls with
+the truth in the confident regions cut to ``calling_tune_regions`` (``trainer.vcf_compare``,
+as ``trainer.evaluate`` does). The scores join the tune metrics::
 
     tune/calling_f1  tune/calling_recall  tune/calling_precision   SNP + INDEL together
     tune/calling_f1_snp  tune/calling_f1_indel  tune/calling_fp_gt  (genotype errors)
@@ -29,7 +29,7 @@ from typing import Callable, Dict, Optional, Sequence
 from trainer import call as call_lib
 from trainer import evaluate as evaluate_lib
 from trainer import genome_files as gf
-from trainer import postprocess
+from beam_pipelines.core import postprocess
 from trainer import vcf_compare
 
 PREFIX = "tune/calling_"

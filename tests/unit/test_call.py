@@ -11,7 +11,7 @@ from schemas import example_info as example_info_lib
 from schemas import tfrecord
 from trainer import call as call_lib
 from trainer import genome_files as gf
-from trainer import postprocess
+from beam_pipelines.core import postprocess
 
 SHAPE = (12, 21, 7)
 CHANNELS = (1, 2, 3, 4, 5, 6, 19)

@@ -31,9 +31,11 @@ A biallelic candidate's single image is used as is.
 
 **3. Call.** GT = argmax genotype; GQ = ``round(phred(1 - p[GT]))``; QUAL =
 ``phred(1 - p(0/0))`` i.e. the phred of ``sum(p[non-ref])``; both bounded at 100 (DeepVariant's
-max confidence ``1 - 1e-10``). PL = ``round(-10 * (GL - max GL))`` with
-``GL = log10(max(p, 1e-10))``. FILTER = ``RefCall`` if GT is 0/0, else ``LowQual`` if
-QUAL < ``qual_filter`` (1.0), else ``PASS``. A RefCall with GQ < ``cnn_homref_call_min_gq``
+max confidence ``1 - 1e-10``). PL = ``int(-10 * (GL - max GL))`` (truncated, as Nucleus'
+VCF writer converts) with ``GL = log10(max(p, 1e-10))``. A candidate whose AD sums to 0 (no
+read supports any allele) gets GT ``./.``, GQ 0, PL ``0,0`` and FILTER ``NoCall``; otherwise
+FILTER = ``RefCall`` if GT is 0/0, else ``LowQual`` if QUAL < ``qual_filter`` (1.0), else
+``PASS``. A RefCall with GQ < ``cnn_homref_call_min_gq``
 (20) gets GT ``./.``. Finally alleles are simplified: a suffix shared by REF and every ALT is
 trimmed (each allele keeps at least one base), which matters after alts were removed.
 """
@@ -47,10 +49,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 MAX_CONFIDENCE = 1.0 - 1e-10
+# The GL floor, written as Nucleus does: 1 - MAX_CONFIDENCE is not exactly 1e-10 in floating
+# point, and a GL of -9.99999999 would print PL 99 where DeepVariant prints 100.
+MIN_PERROR = 1e-10
 MAX_PHRED = 100.0
 FILTER_PASS = "PASS"
 FILTER_REF_CALL = "RefCall"
 FILTER_LOW_QUAL = "LowQual"
+FILTER_NO_CALL = "NoCall"
 DEFAULT_QUAL_FILTER = 1.0
 DEFAULT_MULTI_ALLELIC_QUAL_FILTER = 1.0
 DEFAULT_CNN_HOMREF_CALL_MIN_GQ = 20.0
@@ -185,17 +191,23 @@ def simplify_alleles(ref: str, alts: Sequence[str]) -> Tuple[str, Tuple[str, ...
 
 
 def call_from_probabilities(probs: np.ndarray, *, qual_filter: float = DEFAULT_QUAL_FILTER,
-                            min_homref_gq: float = DEFAULT_CNN_HOMREF_CALL_MIN_GQ
+                            min_homref_gq: float = DEFAULT_CNN_HOMREF_CALL_MIN_GQ,
+                            no_reads: bool = False
                             ) -> Tuple[Tuple[int, int], int, float, Tuple[int, ...], str]:
-  """(genotype, GQ, QUAL, PLs, FILTER) from genotype probabilities in VCF order (step 3)."""
+  """(genotype, GQ, QUAL, PLs, FILTER) from genotype probabilities in VCF order (step 3).
+
+  ``no_reads``: the candidate's AD sums to 0, so nothing can be genotyped (NoCall).
+  """
   probs = np.asarray(probs, dtype=np.float64)
   order = genotype_ordering(_n_alleles(len(probs)))
   index = int(np.argmax(probs))
   genotype = order[index]
   gq = int(np.around(ptrue_to_bounded_phred(float(probs[index]))))
   qual = round(ptrue_to_bounded_phred(min(float(probs[1:].sum()), 1.0)), 7)
-  gls = np.log10(np.maximum(probs, 1.0 - MAX_CONFIDENCE))
-  pls = tuple(int(v) for v in np.around(-10.0 * (gls - gls.max())))
+  gls = np.log10(np.maximum(probs, MIN_PERROR))
+  pls = tuple(int(v) for v in -10.0 * (gls - gls.max()))
+  if no_reads:
+    return (-1, -1), 0, qual, (0, 0), FILTER_NO_CALL
   if genotype == (0, 0):
     filt = FILTER_REF_CALL
     if gq < min_homref_gq:
@@ -228,7 +240,8 @@ def call_candidate(contig: str, start: int, ref: str, alts: Sequence[str],
   """
   kept, probs = merge_predictions(ref, alts, images, multi_allelic_qual_filter)
   genotype, gq, qual, pls, filt = call_from_probabilities(
-      probs, qual_filter=qual_filter, min_homref_gq=min_homref_gq)
+      probs, qual_filter=qual_filter, min_homref_gq=min_homref_gq,
+      no_reads=bool(ad) and sum(ad) == 0)
   ad = list(ad) if ad else [0] * (len(alts) + 1)
   keep_ad = [ad[0]] + [ad[1 + i] for i, a in enumerate(alts) if a in kept]
   vaf = tuple((c / dp) if dp else 0.0 for c in keep_ad[1:])
@@ -244,13 +257,20 @@ VCF_HEADER_META = (
     '##FILTER=<ID=RefCall,Description="Genotyping model thinks this site is reference.">',
     '##FILTER=<ID=LowQual,Description="Confidence in this variant being real is below calling '
     'threshold.">',
+    '##FILTER=<ID=NoCall,Description="Site has depth=0 resulting in no call.">',
+    '##INFO=<ID=END,Number=1,Type=Integer,Description="End position (for use with symbolic '
+    'alleles)">',
     '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
     '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Conditional genotype quality">',
     '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Read depth">',
+    '##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description="Minimum DP observed within the GVCF '
+    'block.">',
     '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Read depth for each allele">',
     '##FORMAT=<ID=VAF,Number=A,Type=Float,Description="Variant allele fractions.">',
     '##FORMAT=<ID=PL,Number=G,Type=Integer,Description="Phred-scaled genotype likelihoods '
     'rounded to the closest integer">',
+    '##FORMAT=<ID=MED_DP,Number=1,Type=Integer,Description="Median DP observed within the GVCF '
+    'block rounded to the nearest integer.">',
 )
 
 
@@ -264,9 +284,11 @@ def vcf_header(contigs: Sequence[Tuple[str, int]], sample_name: str,
   return "\n".join(lines) + "\n"
 
 
-def _format_qual(qual: float) -> str:
-  text = f"{qual:.2f}".rstrip("0").rstrip(".")
-  return text or "0"
+def format_qual(qual: float) -> str:
+  """QUAL as DeepVariant's VCF writer prints it: rounded to 1 decimal, half away from zero."""
+  rounded = math.floor(qual * 10.0 + 0.5) / 10.0
+  text = f"{rounded:.1f}"
+  return text[:-2] if text.endswith(".0") else text
 
 
 def vcf_line(call: Call) -> str:
@@ -276,4 +298,4 @@ def vcf_line(call: Call) -> str:
   sample = ":".join([gt, str(call.gq), str(call.dp), ",".join(str(c) for c in call.ad),
                      vaf, ",".join(str(p) for p in call.pls)])
   return "\t".join([call.contig, str(call.start + 1), ".", call.ref, ",".join(call.alts),
-                    _format_qual(call.qual), call.filter, ".", "GT:GQ:DP:AD:VAF:PL", sample])
+                    format_qual(call.qual), call.filter, ".", "GT:GQ:DP:AD:VAF:PL", sample])

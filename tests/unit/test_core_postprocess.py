@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trainer import postprocess as pp
+from beam_pipelines.core import postprocess as pp
 
 I = pp.ImagePrediction
 
@@ -47,15 +47,29 @@ def test_duplicate_image_is_refused():
 
 
 @pytest.mark.parametrize("probs,gt,gq,qual,pls,filt", [
-    ((0.01, 0.98, 0.01), (0, 1), 17, 20.0, (20, 0, 20), "PASS"),   # confident het
+    ((0.01, 0.98, 0.01), (0, 1), 17, 20.0, (19, 0, 19), "PASS"),   # PL truncated: 19.91
     ((0.0, 0.0, 1.0), (1, 1), 100, 100.0, (100, 100, 0), "PASS"),  # bounded at 100
-    ((0.995, 0.004, 0.001), (0, 0), 23, 0.0217692, (0, 24, 30), "RefCall"),  # GQ >= 20: 0/0
-    ((0.9, 0.06, 0.04), (-1, -1), 10, 0.4575749, (0, 12, 14), "RefCall"),  # GQ < 20: ./.
+    ((0.995, 0.004, 0.001), (0, 0), 23, 0.0217692, (0, 23, 29), "RefCall"),  # GQ >= 20: 0/0
+    ((0.9, 0.06, 0.04), (-1, -1), 10, 0.4575749, (0, 11, 13), "RefCall"),  # GQ < 20: ./.
 ])
 def test_call_values(probs, gt, gq, qual, pls, filt):
   got = pp.call_from_probabilities(np.array(probs))
   assert got[0] == gt and got[1] == gq and got[3] == pls and got[4] == filt
   assert got[2] == pytest.approx(qual, abs=1e-6)
+
+
+def test_no_reads_is_a_no_call():
+  # DeepVariant's uncall_gt_if_no_ad: AD summing to 0 -> ./., GQ 0, PL 0,0, FILTER NoCall.
+  call = pp.call_candidate("chr1", 9, "A", ["C"], [I((0,), (0.1, 0.8, 0.1))], dp=0, ad=[0, 0])
+  assert (call.genotype, call.gq, call.pls, call.filter) == ((-1, -1), 0, (0, 0), "NoCall")
+  assert pp.vcf_line(call).endswith("\t./.:0:0:0,0:0:0,0")
+
+
+@pytest.mark.parametrize("qual,text", [(36.895, "36.9"), (34.514, "34.5"), (42.04, "42"),
+                                       (0.0, "0"), (100.0, "100"), (2.45, "2.5"),
+                                       (0.04, "0")])
+def test_qual_is_printed_to_one_decimal(qual, text):
+  assert pp.format_qual(qual) == text
 
 
 def test_low_qual_filter():

@@ -1,0 +1,154 @@
+"""postprocess_variants on DeepVariant's own call_variants output: its VCF, record for record.
+
+golden.postprocess_single_site_input.tfrecord.gz is DeepVariant 1.5's call_variants output over
+chr20:10,000,000-10,010,000 and golden.postprocess_single_site_output.vcf the VCF its
+postprocess_variants wrote from it (../shared/data/dv-goldens/README.md).
+"""
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+import pysam
+import pytest
+
+from beam_pipelines.core import call_outputs
+from schemas import tfrecord
+from schemas.protos import deepvariant_pb2
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+REF = os.path.join(SHARED, "giab-chr20", "ucsc.hg19.chr20.unittest.fasta.gz")
+GOLDEN_IN = os.path.join(SHARED, "dv-goldens", "golden.postprocess_single_site_input.tfrecord.gz")
+GOLDEN_OUT = os.path.join(SHARED, "dv-goldens", "golden.postprocess_single_site_output.vcf")
+TRAINING_EXAMPLES = os.path.join(SHARED, "giab-chr20", "golden.training_examples.tfrecord.gz")
+
+
+def _run(*args):
+  return subprocess.run([sys.executable, "-m", "beam_pipelines.postprocess_variants", *args],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _records(path):
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rt") as f:
+    return [line.rstrip("\n") for line in f if not line.startswith("#")]
+
+
+def _header(path):
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rt") as f:
+    return [line.rstrip("\n") for line in f if line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def golden_run(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("pp") / "calls.vcf")
+  r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", out)
+  assert r.returncode == 0, r.stderr
+  return out, r
+
+
+def test_every_record_equals_deepvariant(golden_run):
+  out, r = golden_run
+  got, want = _records(out), _records(GOLDEN_OUT)
+  assert len(want) == 78
+  assert got == want
+  assert "78 records (PASS 71, RefCall 7), sample NA12878" in r.stdout
+
+
+def test_header_is_deepvariants_but_for_the_version_line(golden_run):
+  out, _ = golden_run
+  got = [h for h in _header(out) if not h.startswith("##source=")]
+  want = [h for h in _header(GOLDEN_OUT) if not h.startswith("##DeepVariant_version")]
+  assert got == want
+
+
+def test_two_workers_small_bins_and_bgzip_give_the_same_records(tmp_path, golden_run):
+  out = str(tmp_path / "calls.vcf.gz")
+  r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", out, "--bin_size", "1000",
+           "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+  assert r.returncode == 0, r.stderr
+  assert _records(out) == _records(golden_run[0])
+  with pysam.VariantFile(out) as vcf:  # indexed: a region query returns the window's records
+    assert len(list(vcf.fetch("chr20", 10_002_000, 10_003_000))) == sum(
+        1 for line in _records(out) if 10_002_000 < int(line.split("\t")[1]) <= 10_003_000)
+  assert sorted(os.listdir(tmp_path)) == ["calls.vcf.gz", "calls.vcf.gz.tbi"]  # no temp left
+
+
+def test_only_keep_pass_and_shuffled_sharded_input(tmp_path):
+  # Images of a candidate in any order and in different shards still make one call.
+  blobs = list(tfrecord.read_records(GOLDEN_IN))
+  blobs = blobs[1::2] + blobs[0::2]
+  for k in range(2):
+    tfrecord.write_records(str(tmp_path / f"cvo-{k:05d}-of-00002.tfrecord.gz"), blobs[k::2])
+  out = str(tmp_path / "pass.vcf")
+  r = _run("--ref", REF, "--infile", str(tmp_path / "cvo@2.tfrecord.gz"), "--outfile", out,
+           "--only_keep_pass")
+  assert r.returncode == 0, r.stderr
+  assert _records(out) == [line for line in _records(GOLDEN_OUT) if "\tPASS\t" in line]
+
+
+def test_empty_input_gives_a_header_with_the_flags_sample_name(tmp_path):
+  empty = str(tmp_path / "empty.tfrecord.gz")
+  tfrecord.write_records(empty, [])
+  out = str(tmp_path / "empty.vcf.gz")
+  r = _run("--ref", REF, "--infile", empty, "--outfile", out, "--sample_name", "S1")
+  assert r.returncode == 0, r.stderr
+  assert _records(out) == [] and _header(out)[-1].endswith("\tFORMAT\tS1")
+
+
+def _wrong_contig(tmp_path):
+  fa = tmp_path / "other.fa"
+  fa.write_text(">chr1\n" + "A" * 100 + "\n")
+  pysam.faidx(str(fa))
+  return ["--ref", str(fa), "--infile", GOLDEN_IN]
+
+
+def _truncated(tmp_path):
+  bad = tmp_path / "cut.tfrecord.gz"
+  bad.write_bytes(open(GOLDEN_IN, "rb").read()[:3000])
+  return ["--ref", REF, "--infile", str(bad)]
+
+
+def _bad_alt_index(tmp_path):
+  out = deepvariant_pb2.CallVariantsOutput.FromString(next(tfrecord.read_records(GOLDEN_IN)))
+  bad = tmp_path / "bad.tfrecord.gz"
+  tfrecord.write_records(str(bad), [call_outputs.encode_output(out.variant, [3], [0.2, 0.3, 0.5])])
+  return ["--ref", REF, "--infile", str(bad)]
+
+
+@pytest.mark.parametrize("make_args,message", [
+    (_wrong_contig, r"candidate chr20:10000117 is on contig 'chr20', which the reference lacks"),
+    (_truncated, r"cut.tfrecord.gz \(gzip.*compressed stream is damaged"),
+    (_bad_alt_index, r"bad.tfrecord.gz: record at chr20:10000117 has alt_allele_indices \[3\]"),
+    (lambda t: ["--ref", REF, "--infile", TRAINING_EXAMPLES],  # examples, not call outputs
+     r"a record has no variant \(not a CallVariantsOutput\?\)"),
+    (lambda t: ["--ref", REF, "--infile", str(t / "none*.gz")],
+     r"--infile .*none\*.gz: no such file"),
+    (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--gvcf_outfile", "x.g.vcf.gz"],
+     r"--gvcf_outfile: a DeepVariant postprocess_variants flag that pileflow does not implement"),
+    (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--qual_filter", "-1"],
+     r"--qual_filter must be >= 0"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, make_args, message):
+  out = tmp_path / "out" / "calls.vcf.gz"
+  r = _run(*make_args(tmp_path), "--outfile", str(out))
+  assert r.returncode == 2, r.stderr
+  lines = r.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("postprocess_variants: error: "), r.stderr
+  assert re.search(message, lines[0]), lines[0]
+  assert not out.exists() and not (tmp_path / "out" / "calls.vcf.gz.tbi").exists()
+  assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
+def test_existing_output_needs_overwrite(tmp_path, golden_run):
+  out = tmp_path / "calls.vcf"
+  out.write_text("precious\n")
+  r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", str(out))
+  assert r.returncode == 2 and "already exists; pass --overwrite" in r.stderr
+  assert out.read_text() == "precious\n"
+  r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", str(out), "--overwrite")
+  assert r.returncode == 0, r.stderr
+  assert _records(str(out)) == _records(golden_run[0])
