@@ -53,9 +53,17 @@ vcf_stats_report use_multiallelic_model debug_output_all_candidates haploid_cont
 par_regions_bed somatic_variants_path num_partitions partition_size
 """.split())
 
+# DeepVariant's call_variants.py / call_variants_keras.py (v1.5, v1.6).
+CALL_VARIANTS = frozenset("""
+examples checkpoint outfile batch_size max_batches num_readers num_mappers model_name
+include_debug_info activation_layers debugging_true_label_mode execution_hardware config_string
+kmp_blocktime writer_threads limit gcp_project tpu_zone tpu_name master use_tpu use_openvino
+openvino_model_dir
+""".split())
+
 # make_dataset takes make_examples' flags for its examples step.
 BY_TOOL = {"make_examples": MAKE_EXAMPLES, "make_dataset": MAKE_EXAMPLES, "shuffle": SHUFFLE,
-           "postprocess_variants": POSTPROCESS_VARIANTS}
+           "call_variants": CALL_VARIANTS, "postprocess_variants": POSTPROCESS_VARIANTS}
 
 
 def is_deepvariant_flag(tool: str, name: str) -> bool:

@@ -42,12 +42,17 @@ def candidate_key(variant: variants_pb2.Variant) -> CandidateKey:
 
 def encode_output(variant: variants_pb2.Variant, alt_indices: Sequence[int],
                   probabilities: Sequence[float]) -> bytes:
-  """One serialized ``CallVariantsOutput`` (what DeepVariant's call_variants writes)."""
+  """One serialized ``CallVariantsOutput`` (what DeepVariant's call_variants writes).
+
+  Serialized deterministically (map entries such as the call's INFO sorted by key): protobuf
+  otherwise writes maps in an order that can differ between processes, and the same call
+  must give the same bytes on every worker.
+  """
   out = deepvariant_pb2.CallVariantsOutput()
   out.variant.CopyFrom(variant)
   out.alt_allele_indices.indices.extend(int(i) for i in alt_indices)
   out.genotype_probabilities.extend(float(p) for p in probabilities)
-  return out.SerializeToString()
+  return out.SerializeToString(deterministic=True)
 
 
 def decode_output(blob: bytes, source: str = "call_variants output"

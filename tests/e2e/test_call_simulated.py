@@ -5,6 +5,7 @@ Simulated dataset: 2 contigs (sim1 120 kb: training; sim2 60 kb: first half tune
 is the held-out test region). The tiny backbone trains for 4 epochs (about 200 steps) on CPU, with checkpoints
 selected on ``tune/calling_f1`` over sim2:1-30000 (every 2nd epoch-end tune and the last).
 """
+import gzip
 import json
 import os
 import re
@@ -114,3 +115,26 @@ def test_train_call_evaluate_on_simulated_data(tmp_path, capsys):
     assert gt_row["TRUTH.TP"] + gt_row["FP.gt"] == al_row["TRUTH.TP"]
     assert gt_row["QUERY.FP"] - gt_row["FP.gt"] == al_row["QUERY.FP"]
   assert scores["f1"] <= allele["f1"]
+
+  # The same calls through DeepVariant's two steps as Beam pipelines: call_variants
+  # (RunInference) writes CallVariantsOutput shards, the same bytes on one process and on two;
+  # postprocess_variants turns them into trainer.call's VCF, record for record.
+  cvo = {}
+  for mode, extra in (("one", []), ("two", ["--direct_running_mode=multi_processing",
+                                            "--direct_num_workers=2"])):
+    cvo[mode] = str(tmp_path / f"cvo-{mode}@3.tfrecord.gz")
+    out = _sh("beam_pipelines.call_variants", "--examples", f"{ex}/calling_test.tfrecord@2.gz",
+              "--checkpoint", exp, "--outfile", cvo[mode], "--batch_size", "64", *extra)
+    assert f"{summary['examples']} CallVariantsOutput records in 3 shard(s)" in out.stdout
+  for k in range(3):
+    one, two = (open(f"{tmp_path}/cvo-{m}-{k:05d}-of-00003.tfrecord.gz", "rb").read()
+                for m in ("one", "two"))
+    assert one == two
+  pp_vcf = str(tmp_path / "pp.vcf.gz")
+  _sh("beam_pipelines.postprocess_variants", "--ref", f"{sim}/reference.fa", "--infile",
+      cvo["two"], "--outfile", pp_vcf)
+
+  def records(path):
+    with gzip.open(path, "rt") as f:
+      return [line for line in f if not line.startswith("#")]
+  assert records(pp_vcf) == records(vcf)
