@@ -38,6 +38,7 @@ from beam_pipelines import make_examples_config as config_lib
 from beam_pipelines.core import counters
 from beam_pipelines.core.candidates import VscOptions
 from beam_pipelines.core.example_maker import ExampleMakerOptions
+from beam_pipelines.core.gvcf import GvcfOptions
 from beam_pipelines.core.pileup import PileupOptions, PileupOptionsError
 from beam_pipelines.core.read_filters import ReadFilterOptions
 from beam_pipelines.core.realigner import RealignerOptions
@@ -75,15 +76,18 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
       labeler=cfg.labeler_algorithm, downsample_fractions=cfg.downsample_fractions,
       seed=cfg.seed, sequencing_type=config_lib.SEQUENCING_TYPES[cfg.sequencing_type],
       exclude_het_alt_images=cfg.multi_allelic_mode == "exclude_het_alt_images",
-      realigner=RealignerOptions() if cfg.realign_reads else None)
+      realigner=RealignerOptions() if cfg.realign_reads else None,
+      gvcf=GvcfOptions(gq_resolution=cfg.gvcf_gq_binsize,
+                       include_med_dp=cfg.include_med_dp).validate() if cfg.gvcf else None)
 
 
 def build_pipeline(p: beam.Pipeline, cfg: config_lib.MakeExamplesConfig,
                    plan: inputs.MakeExamplesPlan, opts: ExampleMakerOptions,
-                   outputs: ExampleOutputs):
+                   outputs: ExampleOutputs, gvcf_outputs: Optional[ExampleOutputs] = None):
   """The pipeline, identical for every runner (launch/ submits this same construction)."""
   return p | "MakeExamples" >> MakeExamples(
-      plan.units, cfg.ref, cfg.reads, cfg.truth_variants, cfg.confident_regions, opts, outputs)
+      plan.units, cfg.ref, cfg.reads, cfg.truth_variants, cfg.confident_regions, opts, outputs,
+      gvcf_outputs)
 
 
 def _summary(cfg, plan, outputs: ExampleOutputs, infos: List[Dict], seconds: float,
@@ -132,6 +136,8 @@ def _print_summary(summary: Dict) -> None:
         f"{c.get(counters.TRUTH_FALSE_NEGATIVES, 0)}")
   for shard in summary["shards"]:
     print(f"{PROG}:   wrote {shard['path']} ({shard['examples']} examples)")
+  for shard in summary.get("gvcf", []):
+    print(f"{PROG}:   wrote {shard['path']} ({shard['records']} gVCF records)")
 
 
 def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
@@ -143,6 +149,9 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   started = time.time()
   outputs = ExampleOutputs.for_spec(cfg.examples)
   outputs.preflight(cfg.overwrite)
+  gvcf_outputs = ExampleOutputs.for_spec(cfg.gvcf, examples=False) if cfg.gvcf else None
+  if gvcf_outputs is not None:
+    gvcf_outputs.preflight(cfg.overwrite, flag="--gvcf")
   new_dir = not fs.exists(fs.dirname(outputs.final_paths[0]) or ".")
   plan = inputs.plan(cfg)
   opts = maker_options(cfg, plan.sample_name)
@@ -150,12 +159,18 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
            plan.num_partitions, len(plan.units), f"{plan.total_bp:,}", outputs.num_shards)
   try:
     with beam.Pipeline(options=flags.pipeline_options(beam_args)) as p:
-      build_pipeline(p, cfg, plan, opts, outputs)
+      build_pipeline(p, cfg, plan, opts, outputs, gvcf_outputs)
+    gvcf_infos = gvcf_outputs.commit(()) if gvcf_outputs is not None else []
     infos = outputs.commit(opts.pileup.channels)
   except BaseException:
+    if gvcf_outputs is not None:
+      gvcf_outputs.abort()
     outputs.abort(remove_empty_dir=new_dir)
     raise
   summary = _summary(cfg, plan, outputs, infos, time.time() - started, argv)
+  if gvcf_outputs is not None:
+    summary["gvcf"] = [{"path": p, "records": i["examples"]}
+                       for p, i in zip(gvcf_outputs.final_paths, gvcf_infos)]
   fs.write_bytes(outputs.summary_path(), (json.dumps(summary, indent=1) + "\n").encode())
   return summary
 

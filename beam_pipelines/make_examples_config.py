@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from beam_pipelines import flags
 from beam_pipelines.core import downsample
+from schemas import sharding
 
 MODES = ("training", "calling")
 LABELERS = ("haplotype_labeler", "positional_labeler")
@@ -60,6 +61,9 @@ class MakeExamplesConfig:
   use_default_excluded_contigs: bool = True
   realign_reads: bool = True
   overwrite: bool = False
+  gvcf: Optional[str] = None
+  gvcf_gq_binsize: int = 5
+  include_med_dp: bool = False
 
   @property
   def training(self) -> bool:
@@ -112,7 +116,26 @@ class MakeExamplesConfig:
       downsample.validate_fractions(self.downsample_fractions)
     except ValueError as e:
       raise err(str(e)) from None
+    if self.gvcf:
+      self._validate_gvcf()
     return self
+
+  def _validate_gvcf(self) -> None:
+    err = flags.UsageError
+    if self.gvcf_gq_binsize < 1:
+      raise err(f"--gvcf_gq_binsize must be >= 1, got {self.gvcf_gq_binsize}")
+    if len(self.downsample_fractions) > 1:
+      raise err("--gvcf takes one --downsample_fraction at most (the gVCF describes one set "
+                "of reads)")
+    try:
+      n_examples = sharding.num_shards(self.examples) if sharding.is_sharded(self.examples) \
+          else 1
+      n_gvcf = sharding.num_shards(self.gvcf) if sharding.is_sharded(self.gvcf) else 1
+    except sharding.ShardSpecError as e:
+      raise err(str(e)) from None
+    if n_gvcf != n_examples:
+      raise err(f"--gvcf {self.gvcf} has {n_gvcf} shard(s) but --examples {self.examples} has "
+                f"{n_examples}; each make_examples task writes one of each, so they must match")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -159,6 +182,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--sequencing_type", default="", help="WGS, WES or TRIO (sequencing_type feature)")
   a("--multi_allelic_mode", default="",
     help="exclude_het_alt_images to make only single-alt images")
+  a("--gvcf", default=None,
+    help="also write gVCF reference-confidence records (nucleus Variant protos, TFRecord) "
+         "here: path or sharded spec with --examples' shard count (calling mode)")
+  a("--gvcf_gq_binsize", type=int, default=5,
+    help="GQ bin size of gVCF blocks (DeepVariant's default 5)")
+  flags.add_bool(parser, "include_med_dp", False, "add MED_DP to gVCF blocks")
   flags.add_bool(parser, "overwrite", False,
                  "replace the output files of an earlier run (only the files this run writes)")
 
@@ -191,4 +220,5 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       pileup_image_width=args.pileup_image_width or 221, sample_name=args.sample_name,
       downsample_fractions=fractions, seed=args.seed,
       sequencing_type=args.sequencing_type.upper(), multi_allelic_mode=args.multi_allelic_mode,
-      realign_reads=args.realign_reads, overwrite=args.overwrite)
+      realign_reads=args.realign_reads, overwrite=args.overwrite, gvcf=args.gvcf or None,
+      gvcf_gq_binsize=args.gvcf_gq_binsize, include_med_dp=args.include_med_dp)

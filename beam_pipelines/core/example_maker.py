@@ -24,6 +24,7 @@ from beam_pipelines.core import downsample
 from beam_pipelines.core import labeling
 from beam_pipelines.core import read_filters
 from beam_pipelines.core.allele_counter import count_alleles
+from beam_pipelines.core.gvcf import GvcfOptions, gvcf_records
 from beam_pipelines.core.candidates import VscOptions, call_candidates
 from beam_pipelines.core.pileup import PileupOptions, build_images
 from beam_pipelines.core.realign_seam import prepare_reads
@@ -57,6 +58,7 @@ class ExampleMakerOptions:
   sequencing_type: int = 0
   exclude_het_alt_images: bool = False
   realigner: Optional[RealignerOptions] = None  # None: --realign_reads off
+  gvcf: Optional[GvcfOptions] = None  # None: no --gvcf
 
   @property
   def fractions(self) -> Tuple[Optional[float], ...]:
@@ -70,6 +72,7 @@ class PartitionExamples:
   records: List[bytes]
   counts: collections.Counter
   shape: Optional[Tuple[int, int, int]] = None
+  gvcf: List[bytes] = dataclasses.field(default_factory=list)  # serialized gVCF Variants
 
 
 def reference_span(partition: Range, reads: Sequence[Read], width: int,
@@ -161,7 +164,9 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
                             truths: Sequence[TruthVariant] = (),
                             confident: Optional[IntervalIndex] = None) -> PartitionExamples:
   """Examples of one partition, in output order: per fraction, candidates in position order,
-  each candidate's images in alt-combination order (spec 2.9).
+  each candidate's images in alt-combination order (spec 2.9). With ``opts.gvcf``, also the
+  partition's gVCF records (core/gvcf.py), from the first fraction's allele counts, the
+  counts the candidates come from.
 
   Args:
     partition: the partition [start, end) (0-based).
@@ -178,6 +183,7 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
   if opts.downsample_fractions:
     uniforms = {r.name: downsample.fragment_uniform(opts.seed, r.name) for r in kept}
   records: List[bytes] = []
+  gvcf: List[bytes] = []
   shape = None
   for fraction in opts.fractions:
     reads = kept if fraction is None else [
@@ -190,6 +196,10 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
     allele_counts = count_alleles(reads, ref, partition,
                                   min_base_quality=opts.min_base_quality,
                                   min_mapping_quality=opts.read_filter.min_mapping_quality)
+    if opts.gvcf is not None and fraction == opts.fractions[0]:
+      gvcf = gvcf_records(partition.contig, allele_counts.start, allele_counts.ref_bases,
+                          allele_counts.ref_support, allele_counts.depths(), opts.sample_name,
+                          opts.gvcf)
     candidates = call_candidates(allele_counts, opts.vsc, partition.contig)
     counts[counters.CANDIDATES] += len(candidates)
     if opts.training:
@@ -207,4 +217,4 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
         continue
       shape = shape or tuple(images[0].shape)
       records.extend(_encode(candidate, genotype, images, combos, opts, fraction, counts))
-  return PartitionExamples(records=records, counts=counts, shape=shape)
+  return PartitionExamples(records=records, counts=counts, shape=shape, gvcf=gvcf)

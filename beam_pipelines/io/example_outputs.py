@@ -32,17 +32,24 @@ class ExampleOutputs:
   spec: str
   final_paths: Sequence[str]
   tmp_dir: str
+  # False for shards that are not examples (the gVCF records): no example_info.json, no
+  # summary beside them.
+  examples: bool = True
 
   @classmethod
-  def for_spec(cls, spec: str, run_id: Optional[str] = None) -> "ExampleOutputs":
+  def for_spec(cls, spec: str, run_id: Optional[str] = None,
+               examples: bool = True) -> "ExampleOutputs":
     finals = sharding.sharded_filenames(spec) if sharding.is_sharded(spec) else [spec]
     out_dir = fs.dirname(finals[0]) or "."
     run_id = run_id or uuid.uuid4().hex[:12]
     return cls(spec=spec, final_paths=tuple(finals),
-               tmp_dir=fs.join(out_dir, f".pileflow-tmp-{fs.basename(finals[0])}-{run_id}"))
+               tmp_dir=fs.join(out_dir, f".pileflow-tmp-{fs.basename(finals[0])}-{run_id}"),
+               examples=examples)
 
   def all_paths(self) -> List[str]:
     """Every file a finished run leaves: shards, their example_info.json, the summary."""
+    if not self.examples:
+      return list(self.final_paths)
     return (list(self.final_paths)
             + [example_info.example_info_path(p) for p in self.final_paths]
             + [self.summary_path()])
@@ -106,6 +113,8 @@ class ExampleOutputs:
         infos[shard] = {"examples": 0, "shape": None, "units": 0}
     fs.rename([self.tmp_shard_path(s) for s in range(self.num_shards)], list(self.final_paths))
     for final, info in zip(self.final_paths, infos):
+      if not self.examples:
+        continue
       fs.write_bytes(example_info.example_info_path(final),
                      example_info.example_info_json(info["shape"], channels).encode())
     fs.delete_tree(self.tmp_dir)

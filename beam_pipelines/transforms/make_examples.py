@@ -38,6 +38,8 @@ class UnitResult:
   examples: int
   shape: Optional[Tuple[int, int, int]]
   counts: Dict[str, int]
+  gvcf_chunk_path: Optional[str] = None
+  gvcf_records: int = 0
 
 
 class _MakeUnitExamplesFn(beam.DoFn):
@@ -46,10 +48,10 @@ class _MakeUnitExamplesFn(beam.DoFn):
   def __init__(self, ref: str, reads: Tuple[str, ...], truth: Optional[str],
                confident: Optional[str], opts: ExampleMakerOptions,
                outputs: Optional[ExampleOutputs], total_units: int,
-               label: str = "make_examples"):
+               label: str = "make_examples", gvcf_outputs: Optional[ExampleOutputs] = None):
     self._ref, self._reads, self._truth, self._confident = ref, reads, truth, confident
     self._opts, self._outputs, self._total_units = opts, outputs, total_units
-    self._label = label
+    self._label, self._gvcf_outputs = label, gvcf_outputs
 
   def setup(self):
     self._fasta = FastaReader(self._ref)
@@ -69,8 +71,10 @@ class _MakeUnitExamplesFn(beam.DoFn):
       self._counters[name].inc(value)
 
   def _make(self, unit: WorkUnit):
-    """Examples of one unit in output order, with merged counts and the first image shape."""
+    """Examples of one unit in output order, merged counts, the first image shape and the
+    unit's gVCF records (empty without --gvcf)."""
     records: List[bytes] = []
+    gvcf: List[bytes] = []
     total = counters.merge([])
     shape = None
     lengths = self._fasta.contig_lengths()
@@ -82,6 +86,7 @@ class _MakeUnitExamplesFn(beam.DoFn):
       result = make_partition_examples(part, raw, ref, self._opts, truths,
                                        self._confident_index)
       records.extend(result.records)
+      gvcf.extend(result.gvcf)
       total.update(result.counts)
       shape = shape or result.shape
     self._count(total)
@@ -93,13 +98,15 @@ class _MakeUnitExamplesFn(beam.DoFn):
     print(f"{self._label}: unit {unit.index + 1}/{self._total_units} {unit.label}: "
           f"{len(records)} examples (this worker: {self._done} units, {self._examples} examples, "
           f"{self._examples / elapsed:.1f} examples/s)", file=sys.stderr, flush=True)
-    return records, total, shape
+    return records, total, shape, gvcf
 
   def process(self, unit):
-    records, total, shape = self._make(unit)
+    records, total, shape, gvcf = self._make(unit)
     path = self._outputs.write_chunk(unit.index, records) if records else None
+    gvcf_path = (self._gvcf_outputs.write_chunk(unit.index, gvcf)
+                 if self._gvcf_outputs is not None and gvcf else None)
     yield UnitResult(unit.index, shard_of(unit.index, self._outputs.num_shards), path,
-                     len(records), shape, dict(total))
+                     len(records), shape, dict(total), gvcf_path, len(gvcf))
 
   def teardown(self):
     # A close failure here follows a read failure already raised from process(); raising
@@ -118,15 +125,15 @@ class _MakeUnitRecordsFn(_MakeUnitExamplesFn):
   (make_dataset): no chunk files, no unshuffled copy on disk."""
 
   def process(self, unit):
-    records, _, _ = self._make(unit)
+    records, _, _, _ = self._make(unit)
     yield from records
 
 
 class _AssembleShardFn(beam.DoFn):
   """Streams one shard's unit chunks, in unit (= genome) order, into its temporary shard."""
 
-  def __init__(self, outputs: ExampleOutputs):
-    self._outputs = outputs
+  def __init__(self, outputs: ExampleOutputs, gvcf_outputs: Optional[ExampleOutputs] = None):
+    self._outputs, self._gvcf_outputs = outputs, gvcf_outputs
 
   def process(self, keyed):
     shard, results = keyed
@@ -136,6 +143,11 @@ class _AssembleShardFn(beam.DoFn):
     info = {"examples": sum(r.examples for r in results), "shape": list(shape) if shape else None,
             "units": len(results), "counts": dict(counters.merge(r.counts for r in results))}
     self._outputs.assemble_shard(shard, chunks, info)
+    if self._gvcf_outputs is not None:
+      self._gvcf_outputs.assemble_shard(
+          shard, [r.gvcf_chunk_path for r in results if r.gvcf_chunk_path],
+          {"examples": sum(r.gvcf_records for r in results), "shape": None,
+           "units": len(results)})
     yield shard
 
 
@@ -144,10 +156,11 @@ class MakeExamples(beam.PTransform):
 
   def __init__(self, units: List[WorkUnit], ref: str, reads: Tuple[str, ...],
                truth: Optional[str], confident: Optional[str], opts: ExampleMakerOptions,
-               outputs: ExampleOutputs):
+               outputs: ExampleOutputs, gvcf_outputs: Optional[ExampleOutputs] = None):
     super().__init__()
-    self._units, self._outputs = units, outputs
-    self._fn = _MakeUnitExamplesFn(ref, reads, truth, confident, opts, outputs, len(units))
+    self._units, self._outputs, self._gvcf_outputs = units, outputs, gvcf_outputs
+    self._fn = _MakeUnitExamplesFn(ref, reads, truth, confident, opts, outputs, len(units),
+                                   gvcf_outputs=gvcf_outputs)
 
   def expand(self, pbegin):
     return (pbegin
@@ -156,7 +169,8 @@ class MakeExamples(beam.PTransform):
             | "MakeUnitExamples" >> beam.ParDo(self._fn)
             | "KeyByShard" >> beam.Map(lambda r: (r.shard, r))
             | "GroupChunksByShard" >> beam.GroupByKey()
-            | "AssembleShard" >> beam.ParDo(_AssembleShardFn(self._outputs)))
+            | "AssembleShard" >> beam.ParDo(_AssembleShardFn(self._outputs,
+                                                             self._gvcf_outputs)))
 
 
 class MakeExampleRecords(beam.PTransform):

@@ -10,7 +10,8 @@ from tests.giab import ROOT
 
 @pytest.mark.parametrize("module", [
     "beam_pipelines.simulate", "beam_pipelines.make_examples", "beam_pipelines.shuffle",
-    "beam_pipelines.make_dataset", "trainer.train",
+    "beam_pipelines.make_dataset", "beam_pipelines.call_variants",
+    "beam_pipelines.postprocess_variants", "trainer.train",
 ])
 def test_help_exits_zero_and_names_the_program(module):
   proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True,
