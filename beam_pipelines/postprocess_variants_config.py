@@ -31,6 +31,8 @@ class PostprocessConfig:
   sample_name: str = ""
   overwrite: bool = False
   bin_size: int = DEFAULT_BIN_SIZE
+  nonvariant_site_tfrecord_path: str = ""
+  gvcf_outfile: str = ""
 
   @property
   def options(self) -> call_outputs.PostprocessOptions:
@@ -52,6 +54,15 @@ class PostprocessConfig:
         raise err(f"--{name} must be >= 0, got {getattr(self, name)}")
     if self.bin_size <= 0:
       raise err(f"--bin_size must be > 0, got {self.bin_size}")
+    if bool(self.nonvariant_site_tfrecord_path) != bool(self.gvcf_outfile):
+      raise err("gVCF creation requires both --nonvariant_site_tfrecord_path and "
+                "--gvcf_outfile to be set")
+    if self.gvcf_outfile:
+      if not self.gvcf_outfile.endswith(OUTPUT_SUFFIXES):
+        raise err(f"--gvcf_outfile {self.gvcf_outfile}: must end in "
+                  f"{', '.join(OUTPUT_SUFFIXES)} (e.g. sample.g.vcf.gz)")
+      if self.gvcf_outfile == self.outfile:
+        raise err(f"--gvcf_outfile and --outfile are the same file {self.outfile}")
     return self
 
 
@@ -75,8 +86,14 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--sample_name", default="",
                       help="sample name of the VCF when the call_variants output names none "
                            "(DeepVariant's rule); default 'default'")
+  parser.add_argument("--nonvariant_site_tfrecord_path", default="",
+                      help="make_examples' --gvcf records (path, glob or sharded spec); with "
+                           "--gvcf_outfile")
+  parser.add_argument("--gvcf_outfile", default="",
+                      help="output gVCF: the calls merged with the reference blocks "
+                           "(.g.vcf or .g.vcf.gz + .tbi)")
   parser.add_argument("--overwrite", action="store_true",
-                      help="replace an existing --outfile (and its .tbi)")
+                      help="replace an existing --outfile / --gvcf_outfile (and .tbi)")
   parser.add_argument("--bin_size", type=int, default=DEFAULT_BIN_SIZE,
                       help="bp of genome one worker sorts (pileflow)")
 
@@ -86,4 +103,6 @@ def from_args(args: argparse.Namespace) -> PostprocessConfig:
       ref=args.ref, infile=args.infile, outfile=args.outfile, qual_filter=args.qual_filter,
       multi_allelic_qual_filter=args.multi_allelic_qual_filter,
       cnn_homref_call_min_gq=args.cnn_homref_call_min_gq, only_keep_pass=args.only_keep_pass,
-      sample_name=args.sample_name, overwrite=args.overwrite, bin_size=args.bin_size)
+      sample_name=args.sample_name, overwrite=args.overwrite, bin_size=args.bin_size,
+      nonvariant_site_tfrecord_path=args.nonvariant_site_tfrecord_path,
+      gvcf_outfile=args.gvcf_outfile)

@@ -178,3 +178,69 @@ def gvcf_records(contig: str, start: int, ref_bases: str, ref_support: np.ndarra
     sites.append(_Site(pos, base, raw_gq, likelihoods, int(depths[i]), key))
   flush()
   return out
+
+
+# ---- the .g.vcf: calls merged with the reference blocks (postprocess_variants) ------------------
+def block_line(variant: variants_pb2.Variant) -> str:
+  """A reference-confidence record as a gVCF line, as Nucleus writes it: QUAL 0, FILTER '.',
+  INFO END, FORMAT GT:GQ:MIN_DP[:MED_DP]:PL (header order, PL last), PL = truncated
+  ``-10 * (GL - max GL)``."""
+  call = variant.calls[0]
+  gt = ("./." if tuple(call.genotype) == (-1, -1)
+        else "/".join(str(g) for g in call.genotype))
+  gls = list(call.genotype_likelihood)
+  top = max(gls) if gls else 0.0
+  pls = ",".join(str(int(-10.0 * (g - top))) for g in gls)
+  keys = ["GT", "GQ", "MIN_DP"] + (["MED_DP"] if "MED_DP" in call.info else []) + ["PL"]
+  values = [gt] + [str(call.info[k].values[0].int_value) for k in keys[1:-1]] + [pls]
+  return "\t".join([variant.reference_name, str(variant.start + 1), ".", variant.reference_bases,
+                    ",".join(variant.alternate_bases), "0", ".", f"END={variant.end}",
+                    ":".join(keys), ":".join(values)])
+
+
+@dataclasses.dataclass(frozen=True)
+class CallSpan:
+  """A call's place (contig index in the reference, 0-based [start, end)) and its gVCF line."""
+  contig_index: int
+  start: int
+  end: int
+  line: str
+
+
+def _from_template(block: variants_pb2.Variant, start: int, end: int, fetch_base
+                   ) -> variants_pb2.Variant:
+  out = variants_pb2.Variant()
+  out.CopyFrom(block)
+  out.start, out.end = start, end
+  if start != block.start:
+    out.reference_bases = fetch_base(block.reference_name, start)
+  return out
+
+
+def merge_gvcf(calls, blocks, fetch_base):
+  """gVCF lines in reference order from sorted ``calls`` (CallSpan) and sorted ``blocks``
+  ((contig index, Variant)): DeepVariant's merge (Nucleus merge_variants.cc).
+
+  A call is written where it stands; a block overlapping a call is cut: the part before the
+  call stays (same REF), the part after it starts at the call's end with the reference base
+  there (``fetch_base(contig, pos)``); a block inside a call disappears.
+  """
+  calls, blocks = iter(calls), iter(blocks)
+  call, block = next(calls, None), next(blocks, None)
+  while call is not None or block is not None:
+    if block is None or (call is not None and (
+        call.contig_index < block[0] or
+        (call.contig_index == block[0] and call.end <= block[1].start))):
+      yield call.line
+      call = next(calls, None)
+    elif call is None or block[0] < call.contig_index or block[1].end <= call.start:
+      yield block_line(block[1])
+      block = next(blocks, None)
+    else:
+      v = block[1]
+      if v.start < call.start:
+        yield block_line(_from_template(v, v.start, call.start, fetch_base))
+      if v.end > call.end:
+        block = (block[0], _from_template(v, call.end, v.end, fetch_base))
+      else:
+        block = next(blocks, None)

@@ -299,3 +299,20 @@ def vcf_line(call: Call) -> str:
                      vaf, ",".join(str(p) for p in call.pls)])
   return "\t".join([call.contig, str(call.start + 1), ".", call.ref, ",".join(call.alts),
                     format_qual(call.qual), call.filter, ".", "GT:GQ:DP:AD:VAF:PL", sample])
+
+
+# The GL DeepVariant gives every genotype with the gVCF allele <*> in a variant's gVCF record.
+GVCF_ALT_GL = -99.0
+
+
+def gvcf_line(call: Call) -> str:
+  """The call's record in the gVCF, as Nucleus' merge writes it: ALT gains ``<*>``, AD and VAF
+  gain a 0, and every genotype with ``<*>`` (n_alts + 2 of them) gets GL -99, i.e. PL 990
+  after the zero shift; FILTER, QUAL and the rest as in the VCF."""
+  extended = dataclasses.replace(
+      call, alts=call.alts + (GVCF_ALT,), ad=call.ad + (0,), vaf=call.vaf + (0.0,),
+      pls=call.pls + (int(-10.0 * GVCF_ALT_GL),) * (len(call.alts) + 2))
+  return vcf_line(extended)
+
+
+GVCF_ALT = "<*>"

@@ -1,6 +1,6 @@
 """CallExamples: calling examples in, DeepVariant ``CallVariantsOutput`` shards out.
 
-    files -> ReadExamples (batches of uint8 images) -> RunInference (pileflow/DeepVariant model)
+    files -> ReadExamples (uint8 image batches) -> RunInference (pileflow/DeepVariant model)
           -> KeyByShard (one record per image) -> GroupByKey -> WriteShard (sorted, temp name; the driver commits)
 
 Inference is Beam's ``RunInference`` with a model handler that loads the model the way

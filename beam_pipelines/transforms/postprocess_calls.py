@@ -1,4 +1,4 @@
-"""PostprocessCalls: CallVariantsOutput files in, sorted VCF line files (one per genome bin) out.
+"""PostprocessCalls: CallVariantsOutput files in, sorted call files (one per genome bin) out.
 
     files -> ReadOutputs (candidate key, image) -> GroupByKey ByCandidate -> CallCandidate
           -> KeyByBin -> GroupByKey ByBin -> WriteBin (sorted lines, one file per bin)
@@ -11,6 +11,7 @@ DoFn that calls checks every candidate against the reference, opened once per wo
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Dict, Iterable, Tuple
 
@@ -49,11 +50,11 @@ def _read_outputs(path: str) -> Iterable[Tuple[call_outputs.CandidateKey, Tuple]
 
 
 class _CallCandidateFn(beam.DoFn):
-  """One candidate's images -> (bin key, (sort key, VCF line, FILTER))."""
+  """One candidate's images -> (bin key, (sort key, bin row)); see ``bin_row``."""
 
-  def __init__(self, ref: str, options: call_outputs.PostprocessOptions, only_keep_pass: bool,
+  def __init__(self, ref: str, options: call_outputs.PostprocessOptions,
                contig_order: Dict[str, int], bin_size: int):
-    self._ref, self._options, self._only_keep_pass = ref, options, only_keep_pass
+    self._ref, self._options = ref, options
     self._contig_order, self._bin_size = contig_order, bin_size
 
   def setup(self):
@@ -79,11 +80,23 @@ class _CallCandidateFn(beam.DoFn):
                                        "--infile")
     except ValueError as e:
       raise PostprocessInputError(str(e)) from None
-    if call is None or (self._only_keep_pass and call.filter != postprocess.FILTER_PASS):
+    if call is None:
       return
     contig_index = self._contig_order[call.contig]
     yield ((contig_index, call.start // self._bin_size),
-           (call_outputs.sort_key(call, self._contig_order), postprocess.vcf_line(call)))
+           (call_outputs.sort_key(call, self._contig_order), bin_row(call)))
+
+
+def bin_row(call: postprocess.Call) -> str:
+  """One line of a bin file: the call's span and FILTER, its VCF line and its gVCF line."""
+  return json.dumps([call.start, call.end, call.filter, postprocess.vcf_line(call),
+                     postprocess.gvcf_line(call)])
+
+
+def parse_bin_row(text: str):
+  """(start, end, FILTER, VCF line, gVCF line) of a ``bin_row`` line."""
+  start, end, filt, vcf, gvcf = json.loads(text)
+  return start, end, filt, vcf, gvcf
 
 
 class _WriteBinFn(beam.DoFn):
@@ -106,14 +119,14 @@ class _WriteBinFn(beam.DoFn):
 
 
 class PostprocessCalls(beam.PTransform):
-  """CallVariantsOutput files -> per-bin sorted VCF line files in ``bin_folder``."""
+  """CallVariantsOutput files -> per-bin sorted files of ``bin_row`` lines in ``bin_folder``."""
 
   def __init__(self, files, ref: str, options: call_outputs.PostprocessOptions,
-               only_keep_pass: bool, contig_order: Dict[str, int], bin_folder: str,
+               contig_order: Dict[str, int], bin_folder: str,
                bin_size: int = DEFAULT_BIN_SIZE):
     super().__init__()
     self._files, self._ref, self._options = list(files), ref, options
-    self._only_keep_pass, self._contig_order = only_keep_pass, dict(contig_order)
+    self._contig_order = dict(contig_order)
     self._bin_folder, self._bin_size = bin_folder, bin_size
 
   def expand(self, pbegin):
@@ -122,7 +135,6 @@ class PostprocessCalls(beam.PTransform):
             | "ReadOutputs" >> beam.FlatMap(_read_outputs)
             | "ByCandidate" >> beam.GroupByKey()
             | "CallCandidate" >> beam.ParDo(_CallCandidateFn(
-                self._ref, self._options, self._only_keep_pass, self._contig_order,
-                self._bin_size))
+                self._ref, self._options, self._contig_order, self._bin_size))
             | "ByBin" >> beam.GroupByKey()
             | "WriteBin" >> beam.ParDo(_WriteBinFn(self._bin_folder)))

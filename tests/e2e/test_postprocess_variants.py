@@ -16,6 +16,7 @@ import pytest
 from beam_pipelines.core import call_outputs
 from schemas import tfrecord
 from schemas.protos import deepvariant_pb2
+from schemas.protos import variants_pb2
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
@@ -127,8 +128,12 @@ def _bad_alt_index(tmp_path):
      r"a record has no variant \(not a CallVariantsOutput\?\)"),
     (lambda t: ["--ref", REF, "--infile", str(t / "none*.gz")],
      r"--infile .*none\*.gz: no such file"),
-    (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--gvcf_outfile", "x.g.vcf.gz"],
-     r"--gvcf_outfile: a DeepVariant postprocess_variants flag that pileflow does not implement"),
+    (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--haploid_contigs", "chrX"],
+     r"--haploid_contigs: a DeepVariant postprocess_variants flag that pileflow does not "
+     r"implement"),
+    (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--nonvariant_site_tfrecord_path",
+                GOLDEN_IN, "--gvcf_outfile", str(t / "out" / "g.vcf.gz")],  # calls, not blocks
+     r"golden.postprocess_single_site_input.tfrecord.gz: .*not a gVCF reference block"),
     (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--qual_filter", "-1"],
      r"--qual_filter must be >= 0"),
 ])
@@ -152,3 +157,82 @@ def test_existing_output_needs_overwrite(tmp_path, golden_run):
   r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", str(out), "--overwrite")
   assert r.returncode == 0, r.stderr
   assert _records(str(out)) == _records(golden_run[0])
+
+
+GOLDEN_GVCF_IN = os.path.join(SHARED, "dv-goldens", "golden.postprocess_gvcf_input.tfrecord.gz")
+
+
+@pytest.fixture(scope="module")
+def gvcf_run(tmp_path_factory):
+  d = tmp_path_factory.mktemp("gvcf")
+  r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", str(d / "calls.vcf.gz"),
+           "--nonvariant_site_tfrecord_path", GOLDEN_GVCF_IN,
+           "--gvcf_outfile", str(d / "calls.g.vcf.gz"))
+  assert r.returncode == 0, r.stderr
+  return str(d / "calls.vcf.gz"), str(d / "calls.g.vcf.gz"), r
+
+
+def test_gvcf_holds_every_call_with_the_gvcf_allele(gvcf_run):
+  vcf, gvcf, r = gvcf_run
+  assert _records(vcf) == _records(GOLDEN_OUT)  # the VCF is unchanged by the gVCF
+  calls = [line.split("\t") for line in _records(gvcf) if "\tEND=" not in line]
+  want = [line.split("\t") for line in _records(GOLDEN_OUT)]
+  assert len(calls) == len(want) == 78
+  for got, w in zip(calls, want):
+    n_alts = len(w[4].split(","))
+    assert got[:4] == w[:4] and got[4] == w[4] + ",<*>" and got[5:8] == w[5:8]
+    gt, gq, dp, ad, vaf, pl = got[9].split(":")
+    wgt, wgq, wdp, wad, wvaf, wpl = w[9].split(":")
+    assert (gt, gq, dp, ad, vaf) == (wgt, wgq, wdp, wad + ",0", wvaf + ",0")
+    assert pl == wpl + ",990" * (n_alts + 2)  # every genotype with <*>: GL -99
+  assert "226 gVCF records" in r.stdout
+
+
+def test_gvcf_tiles_the_window_and_keeps_deepvariants_blocks(gvcf_run):
+  _, gvcf, _ = gvcf_run
+  spans, blocks = [], {}
+  for line in _records(gvcf):
+    f = line.split("\t")
+    start = int(f[1]) - 1
+    end = int(f[7][4:]) if f[7].startswith("END=") else start + len(f[3])
+    spans.append((start, end))
+    if f[7].startswith("END="):
+      blocks[(start, end)] = f
+  assert spans[0][0] == 9_999_999 and spans[-1][1] == 10_010_000
+  # Consecutive: a deletion's call covers the bases after it; blocks resume at its end.
+  assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+  covered = sum(e - s for s, e in spans)
+  assert covered == 10_001
+  # A golden block no call touches is written unchanged: GQ, MIN_DP, PL from its GL.
+  golden = {}
+  for blob in tfrecord.read_records(GOLDEN_GVCF_IN):
+    v = variants_pb2.Variant.FromString(blob)
+    golden[(v.start, v.end)] = v
+  untouched = [k for k in blocks if k in golden]
+  assert len(untouched) >= 140
+  for k in untouched:
+    c = golden[k].calls[0]
+    top = max(c.genotype_likelihood)
+    want_pl = ",".join(str(int(-10 * (g - top))) for g in c.genotype_likelihood)
+    gt = "0/0" if list(c.genotype) == [0, 0] else "./."
+    assert blocks[k][9] == (f"{gt}:{c.info['GQ'].values[0].int_value}:"
+                            f"{c.info['MIN_DP'].values[0].int_value}:{want_pl}")
+
+
+def test_bcftools_reads_the_gvcf(gvcf_run):
+  import shutil
+  if not shutil.which("bcftools"):
+    pytest.skip("bcftools not installed")
+  _, gvcf, _ = gvcf_run
+  out = subprocess.run(["bcftools", "view", "-H", "-r", "chr20:10001000-10001300", gvcf],
+                       capture_output=True, text=True)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.splitlines()[1].split("\t")[:5] == ["chr20", "10001019", ".", "T", "G,<*>"]
+
+
+def test_gvcf_needs_both_flags(tmp_path):
+  r = _run("--ref", REF, "--infile", GOLDEN_IN, "--outfile", str(tmp_path / "c.vcf"),
+           "--gvcf_outfile", str(tmp_path / "c.g.vcf"))
+  assert r.returncode == 2
+  assert "requires both --nonvariant_site_tfrecord_path and --gvcf_outfile" in r.stderr
+  assert os.listdir(tmp_path) == []

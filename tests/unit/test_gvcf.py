@@ -87,3 +87,36 @@ def test_med_dp_only_when_asked():
 def test_bad_reference_base_is_refused():
   with pytest.raises(ValueError, match=r"c:2: reference base 'X' is not a DNA or IUPAC code"):
     gvcf.gvcf_records("c", 0, "AX", np.array([1, 1]), np.array([1, 1]), "S", OPTS)
+
+
+def _block(start, end, ref="A", contig="c"):
+  (b,) = gvcf.gvcf_records(contig, start, ref * (end - start), np.full(end - start, 30),
+                           np.full(end - start, 30), "S", OPTS)
+  return variants_pb2.Variant.FromString(b)
+
+
+def test_merge_cuts_blocks_around_calls_as_deepvariant():
+  # Block [0, 10) of A's; a 3-bp deletion call at [4, 7); a second block [10, 12) on the
+  # same contig; a call on the next contig. The reference base at 7 is 'G'.
+  calls = [gvcf.CallSpan(0, 4, 7, "CALL1"), gvcf.CallSpan(1, 0, 1, "CALL2")]
+  blocks = [(0, _block(0, 10)), (0, _block(10, 12))]
+  lines = list(gvcf.merge_gvcf(calls, blocks, lambda contig, pos: "G"))
+  assert [l.split("\t")[1:5] + [l.split("\t")[7]] if l.startswith("c\t") else l
+          for l in lines] == [
+      ["1", ".", "A", "<*>", "END=4"],      # before the call: the block's own REF
+      "CALL1",
+      ["8", ".", "G", "<*>", "END=10"],     # after it: REF is the reference base at 7
+      ["11", ".", "A", "<*>", "END=12"],
+      "CALL2"]
+
+
+def test_merge_drops_a_block_inside_a_call_and_keeps_calls_without_blocks():
+  calls = [gvcf.CallSpan(0, 2, 8, "DEL"), gvcf.CallSpan(0, 20, 21, "SNP")]
+  lines = list(gvcf.merge_gvcf(calls, [(0, _block(3, 5))], lambda c, p: "T"))
+  assert lines == ["DEL", "SNP"]
+
+
+def test_block_line_format():
+  line = gvcf.block_line(_block(99, 120, "C"))
+  assert line.split("\t") == ["c", "100", ".", "C", "<*>", "0", ".", "END=120",
+                              "GT:GQ:MIN_DP:PL", "0/0:50:30:0,90,899"]
