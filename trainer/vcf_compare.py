@@ -42,7 +42,11 @@ right allele with the wrong zygosity is not a correct call. With ``genotype_matc
 it stays a TP on both sides (allele-level, like ``vcfeval --squash-ploidy``).
 
 **Metrics** per type: recall = TRUTH.TP / (TRUTH.TP + TRUTH.FN), precision = QUERY.TP /
-(QUERY.TP + QUERY.FP), F1 their harmonic mean (0 when undefined, as hap.py prints NaN).
+(QUERY.TP + QUERY.FP), F1 their harmonic mean (0 when undefined, as hap.py prints NaN);
+Frac_NA = QUERY.UNK / QUERY.TOTAL. FP.al counts the query FPs that sit where a truth allele
+starts but match none (a wrong allele at a true site). TiTv_ratio (SNP rows) is transitions
+over transversions and het_hom_ratio het over hom-alt, both per allele over the truth
+alleles counted in TRUTH.TOTAL and over every query allele; '' when the denominator is 0.
 Optional strata (BED) keep the alleles whose span overlaps the stratum.
 """
 from __future__ import annotations
@@ -59,8 +63,11 @@ TRUTH, QUERY = "truth", "query"
 # Outcomes of one allele.
 TP, FN, FP, UNK = "TP", "FN", "FP", "UNK"
 SUMMARY_COLUMNS = ("Type", "Subset", "TRUTH.TOTAL", "TRUTH.TP", "TRUTH.FN", "QUERY.TOTAL",
-                   "QUERY.TP", "QUERY.FP", "QUERY.UNK", "FP.gt", "QUERY.FILTERED",
-                   "METRIC.Recall", "METRIC.Precision", "METRIC.F1_Score")
+                   "QUERY.TP", "QUERY.FP", "QUERY.UNK", "FP.gt", "FP.al", "QUERY.FILTERED",
+                   "METRIC.Recall", "METRIC.Precision", "METRIC.Frac_NA", "METRIC.F1_Score",
+                   "TRUTH.TOTAL.TiTv_ratio", "QUERY.TOTAL.TiTv_ratio",
+                   "TRUTH.TOTAL.het_hom_ratio", "QUERY.TOTAL.het_hom_ratio")
+TRANSITIONS = frozenset({("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +297,20 @@ def _ratio(a: int, b: int) -> float:
   return a / b if b else 0.0
 
 
+def _titv(alleles: Sequence[Allele]) -> object:
+  """Transitions / transversions among SNP alleles ('' when there is no transversion)."""
+  ti = sum((a.ref, a.alt) in TRANSITIONS for a in alleles)
+  tv = len(alleles) - ti
+  return ti / tv if tv else ""
+
+
+def _het_hom(alleles: Sequence[Allele]) -> object:
+  """Het alleles (1 copy) / hom-alt alleles (2 copies) ('' when there is no hom-alt)."""
+  het = sum(a.copies == 1 for a in alleles)
+  hom = sum(a.copies >= 2 for a in alleles)
+  return het / hom if hom else ""
+
+
 def summarize(comparison: Comparison,
               strata: Optional[Mapping[str, Callable[[str, int, int], bool]]] = None
               ) -> List[Dict[str, object]]:
@@ -313,13 +334,21 @@ def summarize(comparison: Comparison,
       q_unk = sum(a.outcome == UNK for a in query)
       recall, precision = _ratio(t_tp, t_tp + t_fn), _ratio(q_tp, q_tp + q_fp)
       f1 = _ratio(2 * recall * precision, recall + precision)
+      truth_at = {(a.contig, a.start) for a in truth}
+      fp_al = sum(a.outcome == FP and not a.match_kind and (a.contig, a.start) in truth_at
+                  for a in query)
       rows.append({
           "Type": vtype, "Subset": name, "TRUTH.TOTAL": t_tp + t_fn, "TRUTH.TP": t_tp,
           "TRUTH.FN": t_fn, "QUERY.TOTAL": len(query), "QUERY.TP": q_tp, "QUERY.FP": q_fp,
           "QUERY.UNK": q_unk,
-          "FP.gt": sum(bool(a.match_kind) and a.gt_mismatch for a in truth),
+          "FP.gt": sum(bool(a.match_kind) and a.gt_mismatch for a in truth), "FP.al": fp_al,
           "QUERY.FILTERED": comparison.query_filtered.get(vtype, 0) if overlaps is None else "",
-          "METRIC.Recall": recall, "METRIC.Precision": precision, "METRIC.F1_Score": f1,
+          "METRIC.Recall": recall, "METRIC.Precision": precision,
+          "METRIC.Frac_NA": _ratio(q_unk, len(query)), "METRIC.F1_Score": f1,
+          "TRUTH.TOTAL.TiTv_ratio": _titv(truth) if vtype == SNP else "",
+          "QUERY.TOTAL.TiTv_ratio": _titv(query) if vtype == SNP else "",
+          "TRUTH.TOTAL.het_hom_ratio": _het_hom(truth),
+          "QUERY.TOTAL.het_hom_ratio": _het_hom(query),
       })
   return rows
 

@@ -109,6 +109,21 @@ def test_different_allele_is_fp_and_fn():
   query = [R(4, "A", ["T"], (0, 1))]
   rows, _ = rows_of(truth, query)
   assert (rows["SNP"]["TRUTH.FN"], rows["SNP"]["QUERY.FP"], rows["SNP"]["FP.gt"]) == (1, 1, 0)
+  assert rows["SNP"]["FP.al"] == 1  # a wrong allele where the truth has one
+
+
+def test_titv_het_hom_and_frac_na():
+  # Truth: A>G het (transition), C>A hom (transversion), G>T het. Query: the same three plus
+  # a SNP outside the confident region (UNK): Frac_NA 1/4.
+  truth = [R(4, "A", ["G"], (0, 1)), R(10, "C", ["A"], (1, 1)), R(20, "G", ["T"], (0, 1))]
+  query = truth + [R(58, "A", ["C"], (0, 1))]
+  rows, _ = rows_of(truth, query)
+  snp = rows["SNP"]
+  assert snp["TRUTH.TOTAL.TiTv_ratio"] == pytest.approx(0.5)
+  assert snp["TRUTH.TOTAL.het_hom_ratio"] == pytest.approx(2.0)
+  assert snp["QUERY.TOTAL.het_hom_ratio"] == pytest.approx(3.0)
+  assert snp["METRIC.Frac_NA"] == pytest.approx(0.25) and snp["FP.al"] == 0
+  assert rows["INDEL"]["TRUTH.TOTAL.TiTv_ratio"] == ""  # SNP rows only
 
 
 def test_hom_ref_and_no_call_records_are_not_variants():
