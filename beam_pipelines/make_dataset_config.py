@@ -146,7 +146,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--max_reads_per_partition", type=int, default=1500)
   a("--min_mapping_quality", type=int, default=5)
   a("--min_base_quality", type=int, default=10)
-  a("--labeler_algorithm", default="haplotype_labeler", choices=me_config.LABELERS)
+  a("--labeler_algorithm", default="haplotype_labeler", choices=me_config.LABELERS[:2])
   flags.add_bool(parser, "realign_reads", True, "local realignment (see make_examples)")
   a("--sequencing_type", default="", help="WGS, WES or TRIO")
   # Candidate thresholds: the calling run must use the same ones as the training data (a

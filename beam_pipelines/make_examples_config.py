@@ -17,7 +17,8 @@ from beam_pipelines.core import downsample
 from schemas import sharding
 
 MODES = ("training", "calling")
-LABELERS = ("haplotype_labeler", "positional_labeler")
+LABELERS = ("haplotype_labeler", "positional_labeler", "customized_classes_labeler")
+MAX_CLASSES = 3  # the trainer's model has three outputs
 SEQUENCING_TYPES = {"": 0, "WGS": 1, "WES": 2, "TRIO": 3}
 MULTI_ALLELIC_MODES = ("", "add_het_alt_images", "exclude_het_alt_images")
 
@@ -64,6 +65,13 @@ class MakeExamplesConfig:
   gvcf: Optional[str] = None
   gvcf_gq_binsize: int = 5
   include_med_dp: bool = False
+  customized_classes_labeler_classes_list: str = ""
+  customized_classes_labeler_info_field_name: str = ""
+
+  @property
+  def customized_classes(self) -> Tuple[str, ...]:
+    return tuple(c.strip() for c in self.customized_classes_labeler_classes_list.split(",")
+                 if c.strip())
 
   @property
   def training(self) -> bool:
@@ -118,7 +126,26 @@ class MakeExamplesConfig:
       raise err(str(e)) from None
     if self.gvcf:
       self._validate_gvcf()
+    if self.labeler_algorithm == "customized_classes_labeler":
+      self._validate_customized_classes()
     return self
+
+  def _validate_customized_classes(self) -> None:
+    err = flags.UsageError
+    classes = self.customized_classes
+    if not self.customized_classes_labeler_info_field_name:
+      raise err("--labeler_algorithm customized_classes_labeler needs "
+                "--customized_classes_labeler_info_field_name (the truth INFO field)")
+    if len(classes) < 2:
+      given = self.customized_classes_labeler_classes_list
+      raise err("--customized_classes_labeler_classes_list needs at least 2 classes, comma "
+                f"separated (e.g. ref,class1,class2), got {given!r}")
+    if len(set(classes)) != len(classes):
+      raise err(f"--customized_classes_labeler_classes_list {','.join(classes)}: a class is "
+                "named twice")
+    if len(classes) > MAX_CLASSES:
+      raise err(f"--customized_classes_labeler_classes_list has {len(classes)} classes; "
+                f"pileflow's trainer has {MAX_CLASSES} outputs, so at most {MAX_CLASSES}")
 
   def _validate_gvcf(self) -> None:
     err = flags.UsageError
@@ -169,6 +196,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--vsc_min_fraction_snps", type=float, default=0.12)
   a("--vsc_min_fraction_indels", type=float, default=0.06)
   a("--labeler_algorithm", default="haplotype_labeler", choices=LABELERS)
+  a("--customized_classes_labeler_classes_list", default="",
+    help="customized_classes_labeler: the classes, comma separated, label 0 first "
+         "(e.g. ref,class1,class2)")
+  a("--customized_classes_labeler_info_field_name", default="",
+    help="customized_classes_labeler: the truth VCF INFO field naming each variant's class")
   a("--channels", default="",
     help="extra channels, comma or space separated (e.g. insert_size)")
   a("--pileup_image_height", type=int, default=0, help="0 = 100")
@@ -221,4 +253,6 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       downsample_fractions=fractions, seed=args.seed,
       sequencing_type=args.sequencing_type.upper(), multi_allelic_mode=args.multi_allelic_mode,
       realign_reads=args.realign_reads, overwrite=args.overwrite, gvcf=args.gvcf or None,
-      gvcf_gq_binsize=args.gvcf_gq_binsize, include_med_dp=args.include_med_dp)
+      gvcf_gq_binsize=args.gvcf_gq_binsize, include_med_dp=args.include_med_dp,
+      customized_classes_labeler_classes_list=args.customized_classes_labeler_classes_list,
+      customized_classes_labeler_info_field_name=args.customized_classes_labeler_info_field_name)

@@ -24,8 +24,8 @@ from beam_pipelines.core import downsample
 from beam_pipelines.core import labeling
 from beam_pipelines.core import read_filters
 from beam_pipelines.core.allele_counter import count_alleles
-from beam_pipelines.core.gvcf import GvcfOptions, gvcf_records
 from beam_pipelines.core.candidates import VscOptions, call_candidates
+from beam_pipelines.core.gvcf import GvcfOptions, gvcf_records
 from beam_pipelines.core.pileup import PileupOptions, build_images
 from beam_pipelines.core.realign_seam import prepare_reads
 from beam_pipelines.core.realigner import RealignerOptions
@@ -38,6 +38,7 @@ from schemas import labels as label_rules
 
 LABELER_HAPLOTYPE = "haplotype_labeler"
 LABELER_POSITIONAL = "positional_labeler"
+LABELER_CUSTOMIZED = "customized_classes_labeler"
 NO_GENOTYPE = (-1, -1)
 
 
@@ -53,6 +54,8 @@ class ExampleMakerOptions:
   vsc: VscOptions = VscOptions()
   pileup: PileupOptions = PileupOptions()
   labeler: str = LABELER_HAPLOTYPE
+  customized_classes: Tuple[str, ...] = ()  # --customized_classes_labeler_classes_list
+  customized_info_field: str = ""  # --customized_classes_labeler_info_field_name
   downsample_fractions: Tuple[float, ...] = ()
   seed: int = 609314161
   sequencing_type: int = 0
@@ -112,7 +115,15 @@ def filter_reads(reads: Sequence[Read], opts: read_filters.ReadFilterOptions,
 
 def _label(candidates: List[Candidate], truths: Sequence[TruthVariant],
            confident: IntervalIndex, ref: RefWindow, partition: Range, opts: ExampleMakerOptions,
-           counts: collections.Counter) -> List[Tuple[Candidate, Tuple[int, ...]]]:
+           counts: collections.Counter
+           ) -> List[Tuple[Candidate, Tuple[int, ...], Optional[TruthVariant]]]:
+  """(candidate, label genotype, matched truth) of the confident candidates; the truth only
+  for the customized-classes labeler, whose labels come from it image by image."""
+  if opts.labeler == LABELER_CUSTOMIZED:
+    matched = labeling.match_positional(candidates, truths, confident, region=partition)
+    _count_positional_misses(candidates, truths, confident, partition, counts)
+    counts[counters.CANDIDATES_NON_CONFIDENT] += len(candidates) - len(matched)
+    return [(cand, NO_GENOTYPE, m[0] if m else None) for cand, m in matched]
   if opts.labeler == LABELER_HAPLOTYPE:
     labeled, metrics = labeling.label_haplotypes(candidates, truths, confident, ref,
                                                  region=partition)
@@ -122,21 +133,27 @@ def _label(candidates: List[Candidate], truths: Sequence[TruthVariant],
     counts[counters.TRUTH_FALSE_NEGATIVES] += metrics.n_false_negative_sites
   elif opts.labeler == LABELER_POSITIONAL:
     labeled = labeling.label_positional(candidates, truths, confident, region=partition)
-    starts = {c.start for c in candidates}
-    counts[counters.TRUTH_FALSE_NEGATIVES] += sum(
-        1 for t in labeling.select_truths(truths, confident, region=partition)
-        if partition.start <= t.start < partition.end and t.start not in starts
-        and any(g > 0 for g in t.genotype))
+    _count_positional_misses(candidates, truths, confident, partition, counts)
   else:
     raise ValueError(f"unknown labeler {opts.labeler!r}")
-  confident_ones = [(lc.candidate, tuple(lc.genotype)) for lc in labeled if lc.is_confident]
+  confident_ones = [(lc.candidate, tuple(lc.genotype), None) for lc in labeled
+                    if lc.is_confident]
   counts[counters.CANDIDATES_NON_CONFIDENT] += len(candidates) - len(confident_ones)
   return confident_ones
 
 
+def _count_positional_misses(candidates, truths, confident, partition: Range,
+                             counts: collections.Counter) -> None:
+  starts = {c.start for c in candidates}
+  counts[counters.TRUTH_FALSE_NEGATIVES] += sum(
+      1 for t in labeling.select_truths(truths, confident, region=partition)
+      if partition.start <= t.start < partition.end and t.start not in starts
+      and any(g > 0 for g in t.genotype))
+
+
 def _encode(candidate: Candidate, genotype: Tuple[int, ...], images, combos,
             opts: ExampleMakerOptions, fraction: Optional[float],
-            counts: collections.Counter) -> List[bytes]:
+            counts: collections.Counter, truth: Optional[TruthVariant] = None) -> List[bytes]:
   variant = example_format.variant_to_proto(
       candidate.contig, candidate.start, candidate.ref, candidate.alts,
       sample_name=opts.sample_name, dp=candidate.dp, ad=candidate.ad,
@@ -146,7 +163,12 @@ def _encode(candidate: Candidate, genotype: Tuple[int, ...], images, combos,
   extra = {example_format.DOWNSAMPLE_FRACTION: fraction} if fraction is not None else None
   out = []
   for combo, image in zip(combos, images):
-    label = label_rules.label_for_image(genotype, combo) if opts.training else None
+    if not opts.training:
+      label = None
+    elif opts.labeler == LABELER_CUSTOMIZED:
+      label = labeling.customized_class_label(candidate, truth, combo, opts.customized_classes)
+    else:
+      label = label_rules.label_for_image(genotype, combo)
     out.append(example_format.encode_example(
         image, variant, combo, vtype, sequencing_type=opts.sequencing_type, label=label,
         extra=extra))
@@ -207,8 +229,8 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
         raise ValueError("training needs confident regions")
       to_draw = _label(candidates, truths, confident, ref, partition, opts, counts)
     else:
-      to_draw = [(c, NO_GENOTYPE) for c in candidates]
-    for candidate, genotype in to_draw:
+      to_draw = [(c, NO_GENOTYPE, None) for c in candidates]
+    for candidate, genotype, truth in to_draw:
       combos = label_rules.alt_allele_combinations(
           len(candidate.alts), exclude_het_alt_images=opts.exclude_het_alt_images)
       images = build_images(candidate, reads, ref, opts.pileup, combos)
@@ -216,5 +238,6 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
         counts[counters.CANDIDATES_OFF_CONTIG_EDGE] += 1
         continue
       shape = shape or tuple(images[0].shape)
-      records.extend(_encode(candidate, genotype, images, combos, opts, fraction, counts))
+      records.extend(_encode(candidate, genotype, images, combos, opts, fraction, counts,
+                             truth))
   return PartitionExamples(records=records, counts=counts, shape=shape, gvcf=gvcf)

@@ -221,10 +221,26 @@ def label_positional(candidates: Sequence[Candidate], truths: Iterable[TruthVari
 
   Example: candidate A>C,T (alts sorted) against truth A>T,C GT 1/2 gives (2, 1).
   """
+  out = []
+  for cand, match in match_positional(candidates, truths, confident, region=region):
+    if match is None or not real_alts(cand.alts):
+      out.append(LabeledCandidate(cand, (0, 0), True))
+      continue
+    truth, t_alleles, cand_alleles = match
+    genotype = _positional_genotype(cand_alleles[0], cand_alleles[1:], t_alleles[0],
+                                    t_alleles[1:], truth.genotype)
+    out.append(LabeledCandidate(cand, genotype, True))
+  return out
+
+
+def match_positional(candidates: Sequence[Candidate], truths: Iterable[TruthVariant],
+                     confident: IntervalIndex, *, region: Optional[Range] = None):
+  """The positional labeler's matching (see ``label_positional``), for confident candidates:
+  (candidate, None) without a truth at its start, else (candidate, (truth, truth alleles
+  simplified, candidate alleles simplified))."""
   by_start: Dict[Tuple[str, int], List[TruthVariant]] = collections.defaultdict(list)
   for t in select_truths(truths, confident, region):
     by_start[(t.contig, t.start)].append(t)
-
   out = []
   for cand in candidates:
     if not confident.contains(cand.contig, cand.start):
@@ -234,18 +250,43 @@ def label_positional(candidates: Sequence[Candidate], truths: Iterable[TruthVari
     for t in by_start.get((cand.contig, cand.start), ()):
       t_alleles = _simplify((t.ref,) + tuple(t.alts)) if t.alts else (t.ref,)
       matches.append((t, t_alleles))
-    if not matches or not real_alts(cand.alts):
-      out.append(LabeledCandidate(cand, (0, 0), True))
+    if not matches:
+      out.append((cand, None))
       continue
     best = matches[0]
     for m in matches:
       if m[1] == cand_alleles:
         best = m
-    truth, t_alleles = best
-    genotype = _positional_genotype(cand_alleles[0], cand_alleles[1:], t_alleles[0],
-                                    t_alleles[1:], truth.genotype)
-    out.append(LabeledCandidate(cand, genotype, True))
+    out.append((cand, (best[0], best[1], cand_alleles)))
   return out
+
+
+def customized_class_label(candidate: Candidate, truth: Optional[TruthVariant],
+                           alt_indices: Sequence[int], classes: Sequence[str]) -> int:
+  """DeepVariant's customized-classes label of one image (labeler/customized_classes_labeler).
+
+  0 (the first class, usually 'ref') unless the positional match ``truth`` has a non-0/0 GT,
+  the same REF as the candidate, and the image shows the truth's first alt; then the index of
+  the truth's class (its ``info_class``) in ``classes``. A truth without the INFO field is
+  labelled 0 (DeepVariant 1.5 does so); a class not in ``classes`` is an error naming the
+  record. Example: classes ref,class1,class2; truth C>T type=class2 GT 0/1; candidate C>T:
+  label 2.
+  """
+  if truth is None:
+    return 0
+  if tuple(truth.genotype) == (0, 0):
+    return 0
+  if truth.ref != candidate.ref or not truth.alts:
+    return 0
+  if truth.info_class is None:
+    return 0
+  if truth.info_class not in classes:
+    raise LabelingError(f"truth record {truth.contig}:{truth.start + 1} has class "
+                        f"{truth.info_class!r}, not one of --customized_classes_labeler_"
+                        f"classes_list {','.join(classes)}")
+  if any(candidate.alts[i] == truth.alts[0] for i in alt_indices):
+    return classes.index(truth.info_class)
+  return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Coordinates are 0-based half-open: ``start`` is the position of the first refere
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Tuple
+from typing import Mapping, Optional, Tuple
 
 # Symbolic alleles that are not "real" alternates (spec 2.8).
 SYMBOLIC_ALTS = frozenset(("<*>", "<NON_REF>", "."))
@@ -82,6 +82,8 @@ class TruthVariant:
     contig, start, ref, alts: as in Candidate (alts in VCF order, not re-sorted).
     genotype: GT allele indices, -1 for missing ('.').
     filtered: True when FILTER is set to something other than PASS/'.'.
+    info_class: the value of the customized-classes INFO field (``--customized_classes_
+      labeler_info_field_name``) when the reader was asked for one and the record has it.
   """
   contig: str
   start: int
@@ -89,6 +91,7 @@ class TruthVariant:
   alts: Tuple[str, ...]
   genotype: Tuple[int, ...]
   filtered: bool = False
+  info_class: Optional[str] = None
 
   @property
   def end(self) -> int:

@@ -99,7 +99,8 @@ def plan(cfg: MakeExamplesConfig) -> MakeExamplesPlan:
     sample = cfg.sample_name or bam.sample_name() or "default"
   truth_lengths: Optional[Dict[str, Optional[int]]] = None
   if cfg.training:
-    with TruthReader(cfg.truth_variants) as truth:
+    with TruthReader(cfg.truth_variants, cfg.customized_classes_labeler_info_field_name or None,
+                     cfg.customized_classes) as truth:
       truth_lengths = truth.contig_lengths()
       truth.check_head()
     confident = bed.read_confident_regions(cfg.confident_regions)  # fails fast if malformed

@@ -15,7 +15,7 @@ A worker opens one reader per partition batch (in a DoFn's ``setup``) and closes
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import pysam
 
@@ -57,8 +57,13 @@ class TruthReader:
   as they are converted anyway).
   """
 
-  def __init__(self, path: str):
+  def __init__(self, path: str, info_field: Optional[str] = None,
+               classes: Sequence[str] = ()):
+    """``info_field``: also read this INFO field as each record's class (customized-classes
+    labeling); a value outside ``classes`` (when given) is an error naming the record."""
     self.path = path
+    self.info_field = info_field
+    self.classes = tuple(classes)
     if not os.path.exists(path):
       raise TruthVcfError(f"{path}: truth VCF does not exist")
     if not _is_bgzf(path):
@@ -148,8 +153,18 @@ class TruthReader:
       genotype = (-1, -1)
     filters = list(rec.filter.keys())
     filtered = any(f not in _PASS_FILTERS for f in filters)
+    info_class = None
+    if self.info_field and self.info_field in rec.info:
+      value = rec.info[self.info_field]
+      if isinstance(value, tuple):
+        value = value[0] if value else None
+      info_class = None if value is None else str(value)
+      if info_class is not None and self.classes and info_class not in self.classes:
+        raise TruthVcfError(
+            f"{self.path}: record {rec.chrom}:{rec.pos} has {self.info_field}={info_class}, "
+            f"not one of --customized_classes_labeler_classes_list {','.join(self.classes)}")
     return TruthVariant(contig=rec.chrom, start=rec.start, ref=rec.ref.upper(), alts=alts,
-                        genotype=genotype, filtered=filtered)
+                        genotype=genotype, filtered=filtered, info_class=info_class)
 
   def close(self):
     vf = getattr(self, "_vf", None)

@@ -56,7 +56,9 @@ class _MakeUnitExamplesFn(beam.DoFn):
   def setup(self):
     self._fasta = FastaReader(self._ref)
     self._bam = BamReader(self._reads, reference=self._ref)
-    self._truth_reader = TruthReader(self._truth) if self._opts.training else None
+    self._truth_reader = (TruthReader(self._truth, self._opts.customized_info_field or None,
+                                      self._opts.customized_classes)
+                          if self._opts.training else None)
     self._confident_index = read_confident_regions(self._confident) \
         if self._opts.training else None
     self._counters = {}

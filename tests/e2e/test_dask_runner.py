@@ -138,3 +138,40 @@ def test_make_dataset_two_splits_on_dask(cluster, tmp_path):
   # these splits start one base later, so every 1-kb partition (and with it the realigner's
   # window selection) shifts by one base and 10008147's extra example is not made.
   assert total == 49
+
+
+def test_call_variants_on_dask_matches_direct_runner(cluster, tmp_path):
+  """call_variants (RunInference) on two Dask workers writes DirectRunner's bytes."""
+  from beam_pipelines import call_variants
+  from schemas import dataset_config
+  from trainer import train as train_lib
+  labels = [example_format.example_label(r) for r in tfrecord.read_records(giab.GOLDEN)]
+  counts = {c: labels.count(c) for c in range(3)}
+  for name in ("train", "tune"):
+    dataset_config.write_dataset_config(str(tmp_path / f"{name}.pbtxt"), name, len(labels),
+                                        counts, giab.GOLDEN, name, tfrecord_path=giab.GOLDEN)
+  exp = str(tmp_path / "exp")
+  assert train_lib.main([
+      "--config=tiny", f"--experiment_dir={exp}",
+      f"--config.train_dataset_pbtxt={tmp_path}/train.pbtxt",
+      f"--config.tune_dataset_pbtxt={tmp_path}/tune.pbtxt", "--config.num_epochs=1",
+      "--config.batch_size=16"]) == 0
+  examples = str(tmp_path / "calling.tfrecord@2.gz")
+  assert make_examples.main(["--mode", "calling", "--ref", giab.REF, "--reads", giab.BAM,
+                             "--regions", giab.GOLDEN_REGION, "--examples", examples,
+                             "--partitions_per_unit", "1"]) == 0
+
+  def argv(name):
+    return ["--examples", examples, "--checkpoint", exp, "--batch_size", "16",
+            "--outfile", str(tmp_path / f"{name}@2.tfrecord.gz")]
+  assert call_variants.main(argv("direct") + ["--runner", "DirectRunner"]) == 0
+  rc, workers = _run_on_dask(cluster, lambda: call_variants.main(
+      argv("dask") + _dask_args(cluster, DASK_ALL_SINKS)))
+  assert rc == 0 and workers
+  for k in range(2):
+    direct = open(tmp_path / f"direct-{k:05d}-of-00002.tfrecord.gz", "rb").read()
+    dask = open(tmp_path / f"dask-{k:05d}-of-00002.tfrecord.gz", "rb").read()
+    assert direct == dask
+  n = sum(1 for k in range(2) for _ in tfrecord.read_records(
+      str(tmp_path / f"direct-{k:05d}-of-00002.tfrecord.gz")))
+  assert n == 85  # one CallVariantsOutput per calling example of the window

@@ -390,3 +390,28 @@ def test_truth_assignment_keeps_last_equivalent_genotype():
   _, metrics = label_haplotypes([snp(40, alt)], [snp(40, alt, (1, 0))], ALL_CONFIDENT, WINDOW)
   assert (metrics.n_true_positive_alleles, metrics.n_false_negative_alleles) == (1, 0)
   assert metrics.n_exact_position_and_allele_and_genotype_matches == 1
+
+
+CLASSES = ("ref", "class1", "class2")
+
+
+@pytest.mark.parametrize("truth,alt_indices,want", [
+    (None, (0,), 0),                                                         # no truth here
+    (TruthVariant("c", 5, "C", ("T",), (0, 1), info_class="class2"), (0,), 2),
+    (TruthVariant("c", 5, "C", ("T",), (0, 0), info_class="class2"), (0,), 0),  # 0/0 truth
+    (TruthVariant("c", 5, "CA", ("C",), (0, 1), info_class="class1"), (0,), 0),  # other REF
+    (TruthVariant("c", 5, "C", ("T",), (1, 1), info_class=None), (0,), 0),   # no INFO: 0
+    (TruthVariant("c", 5, "C", ("G",), (0, 1), info_class="class1"), (0,), 0),  # other alt
+    (TruthVariant("c", 5, "C", ("G",), (0, 1), info_class="class1"), (1,), 1),  # image of G
+    (TruthVariant("c", 5, "C", ("G",), (0, 1), info_class="class1"), (0, 1), 1),  # any alt
+])
+def test_customized_class_label(truth, alt_indices, want):
+  candidate = Candidate("c", 5, "C", ("T", "G"), dp=20, ad=(10, 5, 5))  # alt 0 T, alt 1 G
+  assert labeling.customized_class_label(candidate, truth, alt_indices, CLASSES) == want
+
+
+def test_customized_class_not_in_list_is_refused():
+  truth = TruthVariant("c", 5, "C", ("T",), (0, 1), info_class="class9")
+  with pytest.raises(LabelingError, match=r"c:6 has class 'class9'"):
+    labeling.customized_class_label(Candidate("c", 5, "C", ("T",), dp=1, ad=(0, 1)), truth,
+                                    (0,), CLASSES)
