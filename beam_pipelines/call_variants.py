@@ -101,6 +101,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   config_lib.add_flags(parser)
   args, beam_args = flags.parse_known(parser, argv, PROG)
   cfg = flags.run_or_fail(PROG, lambda: config_lib.from_args(args).validate())
+  from trainer import cli as trainer_cli
+  trainer_cli.quiet_tensorflow()  # before TensorFlow loads: its start-up chatter off stderr
   result = flags.run_or_fail(PROG, lambda: run(cfg, beam_args), (ce.CallExamplesInputError,))
   sec = result["seconds"]
   rate = result["records"] / sec["pipeline"] if sec["pipeline"] else 0.0

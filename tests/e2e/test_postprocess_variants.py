@@ -136,6 +136,7 @@ def _bad_alt_index(tmp_path):
      r"golden.postprocess_single_site_input.tfrecord.gz: .*not a gVCF reference block"),
     (lambda t: ["--ref", REF, "--infile", GOLDEN_IN, "--qual_filter", "-1"],
      r"--qual_filter must be >= 0"),
+    (lambda t: ["--ref", REF, "--infle", GOLDEN_IN], r"--infle: unknown flag"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, make_args, message):
   out = tmp_path / "out" / "calls.vcf.gz"
