@@ -22,7 +22,10 @@ RUN pip install --no-cache-dir \
       "matplotlib==3.11.2"
 COPY schemas/ schemas/
 COPY trainer/ trainer/
+# The pure core only (no Beam, no pysam): calling and the calling tune share its postprocess.
+COPY beam_pipelines/__init__.py beam_pipelines/__init__.py
+COPY beam_pipelines/core/ beam_pipelines/core/
 # Compiles schemas/protos at build time, so replicas start without grpcio-tools work.
-RUN python -c "import schemas, trainer.train"
+RUN python -c "import schemas, trainer.train, trainer.call"
 
 ENTRYPOINT ["python", "-m", "trainer.train"]

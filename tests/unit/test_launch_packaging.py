@@ -56,7 +56,8 @@ def test_trainer_image_is_python_of_the_tests_and_has_no_beam():
   assert not {"apache-beam", "pysam", "pyarrow", "tfx-bsl"} & set(pins)
   text = open(TRAINER).read()
   assert 'ENTRYPOINT ["python", "-m", "trainer.train"]' in text
-  assert "COPY beam_pipelines" not in text
+  assert "COPY beam_pipelines/ " not in text  # only the pure core, never the Beam half
+  assert "COPY beam_pipelines/core/ beam_pipelines/core/" in text
 
 
 def test_setup_requirements_are_parsed_not_executed():
