@@ -103,7 +103,7 @@ def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
         argv: Sequence[str] = ()) -> Dict[str, Any]:
   t0 = time.time()
   split_list, jobs, shuffles = _plan(cfg, beam_args)
-  channels = list(jobs[0][4].pileup.channels)
+  channels = list(jobs[0][4].channels)
   units = sum(len(j[3].units) for j in jobs)
   print(f"{PROG}: {len(split_list)} split(s) x {len(cfg.samples)} sample(s): {units} work "
         f"units over {sum(s.total_bp for s in split_list):,} bp", file=sys.stderr, flush=True)

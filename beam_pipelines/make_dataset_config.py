@@ -66,6 +66,8 @@ class MakeDatasetConfig:
   min_base_quality: int = 10
   labeler_algorithm: str = "haplotype_labeler"
   realign_reads: bool = True
+  alt_aligned_pileup: str = "none"
+  types_to_alt_align: str = "indels"
   sequencing_type: str = ""
   vsc_min_count_snps: int = 2
   vsc_min_count_indels: int = 2
@@ -119,7 +121,8 @@ class MakeDatasetConfig:
         realign_reads=self.realign_reads, vsc_min_count_snps=self.vsc_min_count_snps,
         vsc_min_count_indels=self.vsc_min_count_indels,
         vsc_min_fraction_snps=self.vsc_min_fraction_snps,
-        vsc_min_fraction_indels=self.vsc_min_fraction_indels)
+        vsc_min_fraction_indels=self.vsc_min_fraction_indels,
+        alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align)
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +142,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   flags.add_bool(parser, "keep_unshuffled", False,
                  "also keep each split's examples before the shuffle, in <split>/unshuffled/")
   a("--channels", default="", help="extra channels, e.g. insert_size")
+  a("--alt_aligned_pileup", default="none",
+    choices=("none", "rows", "diff_channels", "base_channels"),
+    help="alt-aligned views of the reads (see make_examples)")
+  a("--types_to_alt_align", default="indels", choices=("indels", "all"),
+    help="candidates that get alt-aligned views (see make_examples)")
   a("--downsample_fraction", default="", help="comma-separated fractions, e.g. 1.0,0.5")
   a("--downsample_seed", type=int, default=609314161)
   a("--partition_size", type=int, default=1000)
@@ -174,6 +182,7 @@ def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
       max_reads_per_partition=args.max_reads_per_partition,
       min_mapping_quality=args.min_mapping_quality, min_base_quality=args.min_base_quality,
       labeler_algorithm=args.labeler_algorithm, realign_reads=args.realign_reads,
+      alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
       sequencing_type=args.sequencing_type.upper(),
       vsc_min_count_snps=args.vsc_min_count_snps, vsc_min_count_indels=args.vsc_min_count_indels,
       vsc_min_fraction_snps=args.vsc_min_fraction_snps,

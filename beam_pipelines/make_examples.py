@@ -37,6 +37,7 @@ from beam_pipelines import flags
 from beam_pipelines import make_examples_config as config_lib
 from beam_pipelines.core import counters
 from beam_pipelines.core.candidates import VscOptions
+from beam_pipelines.core.alt_aligned import AltAlignedOptions
 from beam_pipelines.core.example_maker import ExampleMakerOptions
 from beam_pipelines.core.gvcf import GvcfOptions
 from beam_pipelines.core.pileup import PileupOptions, PileupOptionsError
@@ -65,6 +66,7 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
                      cfg.vsc_min_fraction_snps, cfg.vsc_min_fraction_indels)
   except (ValueError, PileupOptionsError) as e:
     raise flags.UsageError(str(e)) from None
+  realigner = RealignerOptions() if cfg.realign_reads else None
   return ExampleMakerOptions(
       training=cfg.training, sample_name=sample_name, bam_fname=cfg.bam_fname,
       read_filter=ReadFilterOptions(
@@ -78,7 +80,9 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
       downsample_fractions=cfg.downsample_fractions,
       seed=cfg.seed, sequencing_type=config_lib.SEQUENCING_TYPES[cfg.sequencing_type],
       exclude_het_alt_images=cfg.multi_allelic_mode == "exclude_het_alt_images",
-      realigner=RealignerOptions() if cfg.realign_reads else None,
+      realigner=realigner,
+      alt_aligned=AltAlignedOptions(cfg.alt_aligned_pileup, cfg.types_to_alt_align,
+                                    (realigner or RealignerOptions()).aln),
       gvcf=GvcfOptions(gq_resolution=cfg.gvcf_gq_binsize,
                        include_med_dp=cfg.include_med_dp).validate() if cfg.gvcf else None)
 
@@ -163,7 +167,7 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
     with beam.Pipeline(options=flags.pipeline_options(beam_args)) as p:
       build_pipeline(p, cfg, plan, opts, outputs, gvcf_outputs)
     gvcf_infos = gvcf_outputs.commit(()) if gvcf_outputs is not None else []
-    infos = outputs.commit(opts.pileup.channels)
+    infos = outputs.commit(opts.channels)
   except BaseException:
     if gvcf_outputs is not None:
       gvcf_outputs.abort()

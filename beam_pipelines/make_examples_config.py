@@ -67,6 +67,8 @@ class MakeExamplesConfig:
   include_med_dp: bool = False
   customized_classes_labeler_classes_list: str = ""
   customized_classes_labeler_info_field_name: str = ""
+  alt_aligned_pileup: str = "none"
+  types_to_alt_align: str = "indels"
 
   @property
   def customized_classes(self) -> Tuple[str, ...]:
@@ -203,6 +205,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     help="customized_classes_labeler: the truth VCF INFO field naming each variant's class")
   a("--channels", default="",
     help="extra channels, comma or space separated (e.g. insert_size)")
+  a("--alt_aligned_pileup", default="none",
+    choices=("none", "rows", "diff_channels", "base_channels"),
+    help="also draw the reads aligned to each alt allele: diff_channels / base_channels add "
+         "2 channels, rows stacks 3 pileups (DeepVariant's long-read setting)")
+  a("--types_to_alt_align", default="indels", choices=("indels", "all"),
+    help="candidates that get alt-aligned views (the others get blank ones)")
   a("--pileup_image_height", type=int, default=0, help="0 = 100")
   a("--pileup_image_width", type=int, default=0, help="0 = 221")
   a("--sample_name", default=None,
@@ -255,4 +263,5 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       realign_reads=args.realign_reads, overwrite=args.overwrite, gvcf=args.gvcf or None,
       gvcf_gq_binsize=args.gvcf_gq_binsize, include_med_dp=args.include_med_dp,
       customized_classes_labeler_classes_list=args.customized_classes_labeler_classes_list,
-      customized_classes_labeler_info_field_name=args.customized_classes_labeler_info_field_name)
+      customized_classes_labeler_info_field_name=args.customized_classes_labeler_info_field_name,
+      alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align)

@@ -412,8 +412,8 @@ def _cases() -> List[Case]:
       "simulated reads (contig s1) against the hg19 chr20 reference", needs=("sim",))
   add("make_examples.typo_regoins", m, flags(ME, regions=None, regoins=REGION), 2,
       "misspelt --regoins (would otherwise cover the whole BAM)")
-  add("make_examples.dv_alt_aligned_pileup", m, flags(ME, alt_aligned_pileup="diff_channels"), 2,
-      "DeepVariant flag pileflow lacks: --alt_aligned_pileup")
+  add("make_examples.dv_phase_reads", m, flags(ME, phase_reads="true"), 2,
+      "DeepVariant flag pileflow lacks: --phase_reads")
   add("make_examples.dv_write_run_info", m, flags(ME, write_run_info=""), 2,
       "DeepVariant flag pileflow lacks: --write_run_info")
   add("make_examples.partition_size_text", m, flags(ME, partition_size="abc"), 2,
@@ -527,8 +527,8 @@ def _cases() -> List[Case]:
       "sample's BAM cut at half (index intact)", setup=(truncate(BAM, "in/t.bam", 0.5, (".bai",)),))
   add("make_dataset.typo_num_shrads", d, _md(num_shards=None, num_shrads="2"), 2,
       "misspelt --num_shrads")
-  add("make_dataset.dv_alt_aligned_pileup", d, _md(alt_aligned_pileup="diff_channels"), 2,
-      "DeepVariant flag pileflow lacks: --alt_aligned_pileup")
+  add("make_dataset.dv_phase_reads", d, _md(phase_reads="true"), 2,
+      "DeepVariant flag pileflow lacks: --phase_reads")
   add("make_dataset.output_user_dir", d, _md(output_dir="DIR"), 2,
       "--output_dir DIR holds a user's file", plant=("DIR/keep.txt",))
   add("make_dataset.output_dot", d, _md(output_dir="."), 2,
@@ -789,8 +789,8 @@ def _cases() -> List[Case]:
   add("launch.dataflow.typo_regoins", f,
       DF_HEAD + flags(DF_ME_PAIRS, regions=None, regoins=REGION), 2,
       "pipeline flag misspelt: --regoins")
-  add("launch.dataflow.dv_alt_aligned_pileup", f,
-      DF_HEAD + flags(DF_ME_PAIRS, alt_aligned_pileup="diff_channels"), 2,
+  add("launch.dataflow.dv_phase_reads", f,
+      DF_HEAD + flags(DF_ME_PAIRS, phase_reads="true"), 2,
       "DeepVariant flag pileflow lacks, after --")
   add("launch.dataflow.examples_at_x", f,
       DF_HEAD + flags(DF_ME_PAIRS, examples="gs://my-bucket/ex/train@x.gz"), 2,

@@ -19,6 +19,7 @@ import collections
 import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from beam_pipelines.core import alt_aligned
 from beam_pipelines.core import counters
 from beam_pipelines.core import downsample
 from beam_pipelines.core import labeling
@@ -26,7 +27,7 @@ from beam_pipelines.core import read_filters
 from beam_pipelines.core.allele_counter import count_alleles
 from beam_pipelines.core.candidates import VscOptions, call_candidates
 from beam_pipelines.core.gvcf import GvcfOptions, gvcf_records
-from beam_pipelines.core.pileup import PileupOptions, build_images
+from beam_pipelines.core.pileup import PileupOptions
 from beam_pipelines.core.realign_seam import prepare_reads
 from beam_pipelines.core.realigner import RealignerOptions
 from beam_pipelines.core.reads import Read
@@ -62,6 +63,14 @@ class ExampleMakerOptions:
   exclude_het_alt_images: bool = False
   realigner: Optional[RealignerOptions] = None  # None: --realign_reads off
   gvcf: Optional[GvcfOptions] = None  # None: no --gvcf
+  alt_aligned: alt_aligned.AltAlignedOptions = alt_aligned.AltAlignedOptions()
+
+  @property
+  def channels(self) -> Tuple[int, ...]:
+    """Channel ids of the examples in tensor order (example_info.json): the pileup's, then
+    9,10 (diff_channels) or 20,21 (base_channels)."""
+    return tuple(self.pileup.channels) + alt_aligned.extra_channel_ids(
+        self.alt_aligned.representation)
 
   @property
   def fractions(self) -> Tuple[Optional[float], ...]:
@@ -93,9 +102,10 @@ def reference_span(partition: Range, reads: Sequence[Read], width: int,
   start = partition.start - half - 32
   end = partition.end + width + 32
   for r in reads:
-    # 21 bp: the realigner aligns reads against their span +/- 20 bp of reference.
+    # 21 bp: the realigner aligns reads against their span +/- 20 bp of reference; half a
+    # width past a read's end: an alt-aligned view's suffix after a deletion the read spans.
     start = min(start, r.start - 21)
-    end = max(end, r.end + 32)
+    end = max(end, r.end + half + 32)
   return Range(partition.contig, max(0, start), min(contig_length, end))
 
 
@@ -233,7 +243,8 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
     for candidate, genotype, truth in to_draw:
       combos = label_rules.alt_allele_combinations(
           len(candidate.alts), exclude_het_alt_images=opts.exclude_het_alt_images)
-      images = build_images(candidate, reads, ref, opts.pileup, combos)
+      images = alt_aligned.build_images(candidate, reads, ref, opts.pileup, combos,
+                                        opts.alt_aligned)
       if images is None:
         counts[counters.CANDIDATES_OFF_CONTIG_EDGE] += 1
         continue

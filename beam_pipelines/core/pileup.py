@@ -436,7 +436,7 @@ def build_images(candidate: Candidate, reads: Sequence[Read], ref: RefWindow,
     ValueError: the reference base under the middle column is not ``candidate.ref[0]``.
     ReferenceWindowError: ``ref`` does not cover the window.
   """
-  chans, support_idx = _plan(opts)
+  _plan(opts)  # validates the options once
   width = opts.width
   half = width // 2
   win_start = candidate.start - half
@@ -447,18 +447,41 @@ def build_images(candidate: Candidate, reads: Sequence[Read], ref: RefWindow,
     raise ValueError(
         f"{candidate.contig}:{candidate.start}: reference base {ref_bases[half]!r} does not "
         f"match the candidate's reference allele {candidate.ref!r}")
-  ref_codes = np.frombuffer(ref_bases.encode("ascii"), dtype=np.uint8)
+  return draw_images(candidate, overlapping_reads(candidate, reads, opts), ref_bases, opts,
+                     alt_combinations)
 
-  # 7.4 (1): reads overlapping the candidate +- buffer, in list order.
+
+def overlapping_reads(candidate: Candidate, reads: Sequence[Read],
+                      opts: PileupOptions) -> List[Read]:
+  """7.4 (1): the reads overlapping the candidate +- the buffer, in list order (DeepVariant's
+  ``get_reads`` query of the realigned reads)."""
   lo = candidate.start - opts.read_overlap_buffer_bp
   hi = candidate.end + opts.read_overlap_buffer_bp
-  overlapping = [r for r in reads
-                 if r.start < hi and r.end > lo and r.contig == candidate.contig]
+  return [r for r in reads if r.start < hi and r.end > lo and r.contig == candidate.contig]
+
+
+def draw_images(candidate: Candidate, reads: Sequence[Read], ref_bases: str,
+                opts: PileupOptions,
+                alt_combinations: Sequence[Tuple[int, ...]]) -> List[np.ndarray]:
+  """The images of ``reads`` (already chosen, in order) over the window whose bases are
+  ``ref_bases`` (``opts.width`` long, starting at ``candidate.start - width // 2``).
+
+  ``ref_bases`` is what the reference rows show and what channel 6 compares against: the
+  reference for ordinary images, an alternate haplotype for alt-aligned ones
+  (core/alt_aligned.py), whose reads are given in that haplotype's coordinates.
+  """
+  chans, support_idx = _plan(opts)
+  width = opts.width
+  win_start = candidate.start - width // 2
+  ref_codes = np.frombuffer(ref_bases.upper().encode("ascii"), dtype=np.uint8)
+  if ref_codes.shape[0] != width:
+    raise ValueError(f"{candidate.contig}:{candidate.start}: {ref_codes.shape[0]} window "
+                     f"bases for an image {width} wide")
   # 7.4 (2, 3): try them in (possibly shuffled) order until the read rows are full.
   max_reads = opts.max_reads
   rows: List[_Row] = []
-  for i in select_read_order(len(overlapping), opts):
-    read = overlapping[i]
+  for i in select_read_order(len(reads), opts):
+    read = reads[i]
     if read.mapq < opts.min_mapping_quality or not read.seq:
       continue
     row = _walk_read(read, win_start, width, candidate.start, opts.min_base_quality)

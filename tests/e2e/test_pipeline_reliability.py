@@ -119,7 +119,7 @@ def test_confident_regions_outside_the_processed_regions_are_refused(tmp_path, c
 
 @pytest.mark.parametrize("flag,message", [
     ("--regoins", "--regoins: unknown flag"),
-    ("--alt_aligned_pileup", "--alt_aligned_pileup: a DeepVariant make_examples flag that "
+    ("--phase_reads", "--phase_reads: a DeepVariant make_examples flag that "
                              "pileflow does not implement"),
 ])
 def test_unknown_and_unimplemented_flags_are_refused_by_name(flag, message, tmp_path, capsys):

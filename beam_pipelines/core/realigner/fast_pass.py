@@ -487,26 +487,39 @@ class FastPassAligner:
     cigars: Dict[Tuple[int, int], Tuple] = {}
     if not unplaced:
       return cigars
-    targets = [ha.index for ha in haps if ha.score != 0]
+    force = opts.force_alignment
+    targets = [ha for ha in haps if ha.score != 0 or (force and ha.is_reference)]
     if not targets:
       return cigars
     threshold = score_threshold(len(seqs[0]), opts)
     read_codes = [smith_waterman.encode(seqs[rid]) for rid in unplaced]
-    for h in targets:
+    for ha in targets:
+      h = ha.index
+      forced = force and ha.is_reference
       hap_codes = smith_waterman.encode(self.haplotypes[h])
       alignments = smith_waterman.align_many(read_codes, hap_codes, opts.match, opts.mismatch,
                                              opts.gap_open, opts.gap_extend)
       for rid, aln in zip(unplaced, alignments):
-        if aln.score > 0 and aln.score >= threshold:
+        if aln.score > 0 and (aln.score >= threshold or forced):
           positions[h, rid] = aln.ref_begin
           scores[h, rid] = aln.score
           cigars[h, rid] = aln.cigar
     return cigars
 
   def align_reads(self, reads: Sequence[Read]) -> List[Read]:
-    """The reads, realigned where a better alignment was found, in input order."""
+    """The reads, realigned where a better alignment was found, in input order.
+
+    With ``force_alignment`` a read placed on no haplotype is left out.
+    """
     if not reads:
       return []
+    out, best = self._align(reads)
+    if self.opts.force_alignment:
+      return [r for r, b in zip(out, best.tolist()) if b >= 0]
+    return out
+
+  def _align(self, reads: Sequence[Read]) -> Tuple[List[Read], np.ndarray]:
+    """(reads realigned or as they were, index of each read's best haplotype or -1)."""
     seqs = [r.seq.upper() for r in reads]
     hap_scores, positions, scores = self.fast_pass(seqs)
     haps = self._haplotypes_to_reference(hap_scores)
@@ -532,7 +545,7 @@ class FastPassAligner:
     rows = np.flatnonzero(best >= 0)
     rows = rows[has_cigar[best[rows]]]
     if not rows.size:
-      return out
+      return out, best
     hap = best[rows]
     t = positions[hap, rows]
     hap_off = np.zeros(len(haps) + 1, dtype=np.int64)
@@ -558,7 +571,7 @@ class FastPassAligner:
     for rid, h, ti in zip(rows[slow].tolist(), hap[slow].tolist(), t[slow].tolist()):
       read_cigar = sw_cigars[h, rid] if from_sw[rid] else (("M", len(seqs[rid])),)
       out[rid] = self._to_reference(reads[rid], seqs[rid], haps[h], ti, read_cigar)
-    return out
+    return out, best
 
   def _to_reference(self, read: Read, seq: str, ha: _HaplotypeAlignment, position: int,
                     read_cigar: Sequence[Tuple[str, int]]) -> Read:

@@ -45,7 +45,10 @@ class AlignerOptions:
   """``aln_config``: read -> haplotype alignment (fast k-mer pass, then Smith-Waterman).
 
   ``k`` and ``error_rate`` are recorded for run_info compatibility only: v1.5's fast pass
-  aligner does not read them.
+  aligner does not read them. ``force_alignment`` is DeepVariant's setting for alt-aligned
+  pileups (core/alt_aligned.py): every read unplaced by the fast pass is Smith-Waterman aligned
+  to the reference haplotype whatever its score, and a read placed nowhere is dropped instead
+  of keeping its alignment.
   """
   match: int = 4
   mismatch: int = 6
@@ -56,6 +59,7 @@ class AlignerOptions:
   kmer_size: int = 32
   max_num_of_mismatches: int = 2
   realignment_similarity_threshold: float = 0.16934
+  force_alignment: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
