@@ -68,6 +68,7 @@ class MakeDatasetConfig:
   realign_reads: bool = True
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
+  split_skip_reads: bool = False
   sequencing_type: str = ""
   vsc_min_count_snps: int = 2
   vsc_min_count_indels: int = 2
@@ -122,7 +123,8 @@ class MakeDatasetConfig:
         vsc_min_count_indels=self.vsc_min_count_indels,
         vsc_min_fraction_snps=self.vsc_min_fraction_snps,
         vsc_min_fraction_indels=self.vsc_min_fraction_indels,
-        alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align)
+        alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align,
+        split_skip_reads=self.split_skip_reads)
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +158,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--min_base_quality", type=int, default=10)
   a("--labeler_algorithm", default="haplotype_labeler", choices=me_config.LABELERS[:2])
   flags.add_bool(parser, "realign_reads", True, "local realignment (see make_examples)")
+  flags.add_bool(parser, "split_skip_reads", False,
+                 "cut spliced reads (CIGAR N) into their aligned blocks (see make_examples)")
   a("--sequencing_type", default="", help="WGS, WES or TRIO")
   # Candidate thresholds: the calling run must use the same ones as the training data (a
   # model never shown 1-read candidates calls their sequencing errors variants).
@@ -183,6 +187,7 @@ def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
       min_mapping_quality=args.min_mapping_quality, min_base_quality=args.min_base_quality,
       labeler_algorithm=args.labeler_algorithm, realign_reads=args.realign_reads,
       alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
+      split_skip_reads=args.split_skip_reads,
       sequencing_type=args.sequencing_type.upper(),
       vsc_min_count_snps=args.vsc_min_count_snps, vsc_min_count_indels=args.vsc_min_count_indels,
       vsc_min_fraction_snps=args.vsc_min_fraction_snps,

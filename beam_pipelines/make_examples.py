@@ -83,6 +83,7 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
       realigner=realigner,
       alt_aligned=AltAlignedOptions(cfg.alt_aligned_pileup, cfg.types_to_alt_align,
                                     (realigner or RealignerOptions()).aln),
+      split_skip_reads=cfg.split_skip_reads,
       gvcf=GvcfOptions(gq_resolution=cfg.gvcf_gq_binsize,
                        include_med_dp=cfg.include_med_dp).validate() if cfg.gvcf else None)
 

@@ -69,6 +69,7 @@ class MakeExamplesConfig:
   customized_classes_labeler_info_field_name: str = ""
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
+  split_skip_reads: bool = False
 
   @property
   def customized_classes(self) -> Tuple[str, ...]:
@@ -211,6 +212,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
          "2 channels, rows stacks 3 pileups (DeepVariant's long-read setting)")
   a("--types_to_alt_align", default="indels", choices=("indels", "all"),
     help="candidates that get alt-aligned views (the others get blank ones)")
+  flags.add_bool(parser, "split_skip_reads", False,
+                 "cut spliced reads (CIGAR N, RNA) into their aligned blocks")
   a("--pileup_image_height", type=int, default=0, help="0 = 100")
   a("--pileup_image_width", type=int, default=0, help="0 = 221")
   a("--sample_name", default=None,
@@ -264,4 +267,5 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       gvcf_gq_binsize=args.gvcf_gq_binsize, include_med_dp=args.include_med_dp,
       customized_classes_labeler_classes_list=args.customized_classes_labeler_classes_list,
       customized_classes_labeler_info_field_name=args.customized_classes_labeler_info_field_name,
-      alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align)
+      alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
+      split_skip_reads=args.split_skip_reads)

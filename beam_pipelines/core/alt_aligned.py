@@ -33,7 +33,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from beam_pipelines.core import pileup
-from beam_pipelines.core.reads import READ_CONSUMING, REF_CONSUMING, Read
+from beam_pipelines.core import read_trim
+from beam_pipelines.core.reads import Read
 from beam_pipelines.core.realigner.fast_pass import FastPassAligner
 from beam_pipelines.core.realigner.options import AlignerOptions
 from beam_pipelines.core.reference import RefWindow
@@ -90,51 +91,6 @@ def is_indel(candidate: Candidate) -> bool:
   return len(candidate.ref) > 1 or any(len(a) > 1 for a in candidate.alts)
 
 
-def trim_cigar(cigar: Sequence[Tuple[int, int]], ref_trim: int, ref_length: int
-               ) -> Tuple[Tuple[Tuple[int, int], ...], int, int]:
-  """(CIGAR covering ``ref_length`` reference bases after the first ``ref_trim``, read bases
-  trimmed off the front, read bases kept).
-
-  Operations that consume no reference (I, S) before the trim point go with the trim; after the
-  covered span the walk stops at the first reference-consuming operation.
-  """
-  to_trim, to_cover = ref_trim, ref_length
-  read_trim = kept_len = 0
-  out: List[Tuple[int, int]] = []
-  for op, n in cigar:
-    ref_step = n if op in REF_CONSUMING else 0
-    reads_bases = op in READ_CONSUMING
-    length = n
-    if to_trim > 0:
-      if ref_step <= to_trim:
-        to_trim -= ref_step
-        read_trim += n if reads_bases else 0
-        continue
-      ref_step -= to_trim
-      read_trim += to_trim if reads_bases else 0
-      length = ref_step
-      to_trim = 0
-    if ref_step <= to_cover:
-      out.append((op, length))
-      to_cover -= ref_step
-      kept_len += length if reads_bases else 0
-    else:
-      if to_cover:
-        out.append((op, to_cover))
-        kept_len += to_cover if reads_bases else 0
-      break
-  return tuple((op, n) for op, n in out if n), read_trim, kept_len
-
-
-def trim_read(read: Read, start: int, end: int) -> Read:
-  """The part of ``read`` aligned inside ``[start, end)``."""
-  trim_left = max(start - read.start, 0)
-  cigar, read_trim, kept = trim_cigar(read.cigar, trim_left, end - max(start, read.start))
-  return dataclasses.replace(read, start=start if trim_left else read.start, cigar=cigar,
-                             seq=read.seq[read_trim:read_trim + kept],
-                             qual=read.qual[read_trim:read_trim + kept])
-
-
 def _alt_views(candidate: Candidate, reads: Sequence[Read], ref: RefWindow,
                opts: pileup.PileupOptions, combos: Sequence[Tuple[int, ...]],
                aligner: AlignerOptions) -> Optional[List[List[np.ndarray]]]:
@@ -143,7 +99,7 @@ def _alt_views(candidate: Candidate, reads: Sequence[Read], ref: RefWindow,
   ref_end = candidate.start + len(candidate.ref)
   lo = max(candidate.start - half, 0)
   hi = min(ref.contig_length, ref_end + half)
-  trimmed = [trim_read(r, lo, hi) for r in pileup.overlapping_reads(candidate, reads, opts)]
+  trimmed = [read_trim.trim_read(r, lo, hi) for r in pileup.overlapping_reads(candidate, reads, opts)]
   trimmed = [r for r in trimmed if len(r.seq) >= MIN_TRIMMED_READ_LENGTH]
   prefix = ref.bases(lo, candidate.start)
   suffix = ref.bases(ref_end, hi)

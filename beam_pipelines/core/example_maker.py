@@ -23,6 +23,7 @@ from beam_pipelines.core import alt_aligned
 from beam_pipelines.core import counters
 from beam_pipelines.core import downsample
 from beam_pipelines.core import labeling
+from beam_pipelines.core import read_trim
 from beam_pipelines.core import read_filters
 from beam_pipelines.core.allele_counter import count_alleles
 from beam_pipelines.core.candidates import VscOptions, call_candidates
@@ -64,6 +65,7 @@ class ExampleMakerOptions:
   realigner: Optional[RealignerOptions] = None  # None: --realign_reads off
   gvcf: Optional[GvcfOptions] = None  # None: no --gvcf
   alt_aligned: alt_aligned.AltAlignedOptions = alt_aligned.AltAlignedOptions()
+  split_skip_reads: bool = False  # --split_skip_reads: spliced reads cut at N (RNA)
 
   @property
   def channels(self) -> Tuple[int, ...]:
@@ -211,6 +213,9 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
   counts: collections.Counter = collections.Counter()
   counts[counters.PARTITIONS] += 1
   kept = filter_reads(raw_reads, opts.read_filter, counts)
+  if opts.split_skip_reads:
+    # Pieces keep position order (stable, by start) like the reads they replace.
+    kept = sorted(read_trim.split_skip_reads(kept), key=lambda r: r.start)
   uniforms: Dict[str, float] = {}
   if opts.downsample_fractions:
     uniforms = {r.name: downsample.fragment_uniform(opts.seed, r.name) for r in kept}

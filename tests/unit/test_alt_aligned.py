@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from beam_pipelines.core import alt_aligned as aa
+from beam_pipelines.core import read_trim
 from beam_pipelines.core.pileup import PileupOptions
 from beam_pipelines.core.reads import CIGAR_M, Read, parse_cigar
 from beam_pipelines.core.reference import RefWindow
@@ -19,8 +20,8 @@ from beam_pipelines.core.variants import Candidate
     ("5M3I5M", 0, 5, ("5M3I", 0, 8)),         # exact cover keeps the following insertion
 ])
 def test_trim_cigar(cigar, trim, length, want):
-  got, read_trim, kept = aa.trim_cigar(parse_cigar(cigar), trim, length)
-  assert ("".join(f"{n}{'MIDNSHP=X'[op]}" for op, n in got), read_trim, kept) == want
+  got, n_trim, kept = read_trim.trim_cigar(parse_cigar(cigar), trim, length)
+  assert ("".join(f"{n}{'MIDNSHP=X'[op]}" for op, n in got), n_trim, kept) == want
 
 
 def _read(start, cigar, seq, name="r"):
@@ -30,9 +31,9 @@ def _read(start, cigar, seq, name="r"):
 
 def test_trim_read_cuts_sequence_and_start():
   r = _read(100, "2S10M", "GGACGTACGTAC")
-  t = aa.trim_read(r, 103, 108)
+  t = read_trim.trim_read(r, 103, 108)
   assert (t.start, t.cigar, t.seq, len(t.qual)) == (103, ((CIGAR_M, 5),), "TACGT", 5)
-  assert aa.trim_read(r, 90, 200) == r
+  assert read_trim.trim_read(r, 90, 200) == r
 
 
 def test_is_indel_is_nucleus_rule():
@@ -96,3 +97,15 @@ def test_deletion_reads_match_the_alt_haplotype_exactly():
   (full,) = aa.build_images(snp, reads, ref, opts, [(0,)],
                             aa.AltAlignedOptions(aa.DIFF_CHANNELS, "all"))
   assert full[:, :, 6:].any()
+
+
+def test_split_skip_reads_cuts_a_spliced_read_into_its_blocks():
+  seq = "AAAAACCCCCGGGGG" + "TT"
+  r = _read(100, "2S5M1000N5M3I2D5M", seq[:2] + seq[2:7] + seq[7:12] + "TTT" + seq[12:17])
+  assert read_trim.aligned_blocks(r) == [(100, 105), (1105, 1117)]
+  first, second = read_trim.split_skip_reads([r])
+  assert (first.start, first.cigar_string(), first.seq) == (100, "2S5M", r.seq[:7])
+  assert (second.start, second.cigar_string(), second.seq) == (1105, "5M3I2D5M", r.seq[7:])
+  assert first.key == second.key == r.key  # one fragment: same downsampling, same support
+  plain = _read(5, "10M", "ACGTACGTAC")
+  assert read_trim.split_skip_reads([plain, r])[0] is plain
