@@ -32,6 +32,7 @@ import apache_beam as beam
 from beam_pipelines import flags
 from beam_pipelines import make_dataset_config as config_lib
 from beam_pipelines import make_examples
+from beam_pipelines import model_types
 from beam_pipelines.core import shuffle_plan, splits
 from beam_pipelines.io import bed
 from beam_pipelines.io import filesystem as fs
@@ -100,7 +101,7 @@ def build_pipeline(p: beam.Pipeline, cfg: config_lib.MakeDatasetConfig, split_li
 
 
 def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
-        argv: Sequence[str] = ()) -> Dict[str, Any]:
+        argv: Sequence[str] = (), preset: Optional[Dict] = None) -> Dict[str, Any]:
   t0 = time.time()
   split_list, jobs, shuffles = _plan(cfg, beam_args)
   channels = list(jobs[0][4].channels)
@@ -152,6 +153,8 @@ def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
                                             "pipeline": round(t2 - t1, 2),
                                             "commit": round(t3 - t2, 2),
                                             "total": round(t3 - t0, 2)}}
+  if preset:
+    summary["model_type"] = preset
   fs.write_bytes(os.path.join(cfg.output_dir, "make_dataset.summary.json"),
                  (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode())
   return summary
@@ -184,8 +187,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   config_lib.add_flags(parser)
   args, beam_args = flags.parse_known(parser, argv, PROG)
   argv = list(sys.argv[1:] if argv is None else argv)
+  preset = model_types.apply(args, model_types.explicit_dests(parser, argv))
+  for line in model_types.describe(preset):
+    print(f"{PROG}: {line}", file=sys.stderr)
   cfg = flags.run_or_fail(PROG, lambda: config_lib.from_args(args).validate())
-  summary = flags.run_or_fail(PROG, lambda: run(cfg, beam_args, argv),
+  summary = flags.run_or_fail(PROG, lambda: run(cfg, beam_args, argv, preset),
                               inputs.INPUT_ERRORS + (splits.SplitError,))
   _print_summary(summary, cfg)
   return 0

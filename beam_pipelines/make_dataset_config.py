@@ -13,6 +13,7 @@ import os
 from typing import Dict, Optional, Tuple
 
 from beam_pipelines import flags
+from beam_pipelines import model_types
 from beam_pipelines import make_examples_config as me_config
 from beam_pipelines.core import downsample
 from beam_pipelines.core import shuffle_plan
@@ -69,6 +70,8 @@ class MakeDatasetConfig:
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
   split_skip_reads: bool = False
+  pileup_image_height: int = 100
+  pileup_image_width: int = 221
   sequencing_type: str = ""
   vsc_min_count_snps: int = 2
   vsc_min_count_indels: int = 2
@@ -124,7 +127,8 @@ class MakeDatasetConfig:
         vsc_min_fraction_snps=self.vsc_min_fraction_snps,
         vsc_min_fraction_indels=self.vsc_min_fraction_indels,
         alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align,
-        split_skip_reads=self.split_skip_reads)
+        split_skip_reads=self.split_skip_reads, pileup_image_height=self.pileup_image_height,
+        pileup_image_width=self.pileup_image_width)
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -144,6 +148,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   flags.add_bool(parser, "keep_unshuffled", False,
                  "also keep each split's examples before the shuffle, in <split>/unshuffled/")
   a("--channels", default="", help="extra channels, e.g. insert_size")
+  a("--pileup_image_height", type=int, default=0, help="0 = 100")
+  a("--pileup_image_width", type=int, default=0, help="0 = 221")
+  model_types.add_flag(parser)
   a("--alt_aligned_pileup", default="none",
     choices=("none", "rows", "diff_channels", "base_channels"),
     help="alt-aligned views of the reads (see make_examples)")
@@ -188,6 +195,8 @@ def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
       labeler_algorithm=args.labeler_algorithm, realign_reads=args.realign_reads,
       alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
       split_skip_reads=args.split_skip_reads,
+      pileup_image_height=args.pileup_image_height or 100,
+      pileup_image_width=args.pileup_image_width or 221,
       sequencing_type=args.sequencing_type.upper(),
       vsc_min_count_snps=args.vsc_min_count_snps, vsc_min_count_indels=args.vsc_min_count_indels,
       vsc_min_fraction_snps=args.vsc_min_fraction_snps,

@@ -37,6 +37,7 @@ from beam_pipelines import flags
 from beam_pipelines import make_examples_config as config_lib
 from beam_pipelines.core import counters
 from beam_pipelines.core.candidates import VscOptions
+from beam_pipelines import model_types
 from beam_pipelines.core.alt_aligned import AltAlignedOptions
 from beam_pipelines.core.example_maker import ExampleMakerOptions
 from beam_pipelines.core.gvcf import GvcfOptions
@@ -148,7 +149,7 @@ def _print_summary(summary: Dict) -> None:
 
 
 def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
-        argv: Sequence[str] = ()) -> Dict:
+        argv: Sequence[str] = (), preset: Optional[Dict] = None) -> Dict:
   """Plans, runs the pipeline, commits the outputs and returns the run summary.
 
   Raises inputs.INPUT_ERRORS / flags.UsageError for bad inputs (before any output is made).
@@ -178,6 +179,8 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   if gvcf_outputs is not None:
     summary["gvcf"] = [{"path": p, "records": i["examples"]}
                        for p, i in zip(gvcf_outputs.final_paths, gvcf_infos)]
+  if preset:
+    summary["model_type"] = preset
   fs.write_bytes(outputs.summary_path(), (json.dumps(summary, indent=1) + "\n").encode())
   return summary
 
@@ -189,8 +192,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   config_lib.add_flags(parser)
   args, beam_args = flags.parse_known(parser, argv, PROG)
   argv = list(sys.argv[1:] if argv is None else argv)
+  preset = model_types.apply(args, model_types.explicit_dests(parser, argv))
+  for line in model_types.describe(preset):
+    print(f"{PROG}: {line}", file=sys.stderr)
   summary = flags.run_or_fail(
-      PROG, lambda: run(config_lib.from_args(args).validate(), beam_args, argv),
+      PROG, lambda: run(config_lib.from_args(args).validate(), beam_args, argv, preset),
       inputs.INPUT_ERRORS)
   _print_summary(summary)
   return 0

@@ -13,6 +13,7 @@ import os
 from typing import List, Optional, Sequence, Tuple
 
 from beam_pipelines import flags
+from beam_pipelines import model_types
 from beam_pipelines.core import downsample
 from schemas import sharding
 
@@ -206,6 +207,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     help="customized_classes_labeler: the truth VCF INFO field naming each variant's class")
   a("--channels", default="",
     help="extra channels, comma or space separated (e.g. insert_size)")
+  model_types.add_flag(parser)
   a("--alt_aligned_pileup", default="none",
     choices=("none", "rows", "diff_channels", "base_channels"),
     help="also draw the reads aligned to each alt allele: diff_channels / base_channels add "
