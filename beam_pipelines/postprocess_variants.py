@@ -62,25 +62,10 @@ DEFAULT_SAMPLE_NAME = "default"
 
 def resolve_infile(spec: str, flag: str = "--infile") -> List[str]:
   """Files of ``flag``: comma-separated paths, globs or sharded specs (``x@N.gz``)."""
-  files: List[str] = []
-  for part in (p.strip() for p in spec.split(",")):
-    if not part:
-      continue
-    if sharding.is_sharded(part):
-      names = sharding.sharded_filenames(part)
-      missing = [n for n in names if not fs.exists(n)]
-      if missing:
-        raise flags.UsageError(f"{flag} {part}: {len(missing)} of {len(names)} shards "
-                               f"missing, e.g. {missing[0]}")
-      files.extend(names)
-    else:
-      matched = sorted(fs.glob(part))
-      if not matched:
-        raise flags.UsageError(f"{flag} {part}: no such file")
-      files.extend(matched)
-  if not files:
-    raise flags.UsageError(f"{flag}: empty")
-  return list(dict.fromkeys(files))
+  try:
+    return sharding.resolve_files(spec, flag, fs.exists, fs.glob)
+  except ValueError as e:
+    raise flags.UsageError(str(e)) from None
 
 
 def first_sample_name(files: Sequence[str]) -> str:

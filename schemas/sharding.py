@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import List, Optional
+from typing import Callable, Iterable, List, Optional
 
 from schemas.errors import InputError
 
@@ -99,3 +99,33 @@ def glob_pattern(spec: str) -> str:
   """Glob matching every shard of ``spec`` (the name itself when unsharded)."""
   parsed = parse_sharded_spec(spec)
   return parsed.glob() if parsed else spec
+
+
+def resolve_files(spec: str, flag: str, exists: Callable[[str], bool],
+                  glob: Callable[[str], Iterable[str]]) -> List[str]:
+  """Files of a file flag: comma-separated paths, globs or sharded specs (``x@N.gz``), in the
+  order given, each once. Raises ValueError naming ``flag`` when a sharded spec lacks a shard,
+  a path or glob matches nothing, or the whole is empty.
+
+  ``exists`` / ``glob`` are the caller's filesystem (local, GCS, ...), so this stays pure and
+  every entry point that takes such a flag shares one rule.
+  """
+  files: List[str] = []
+  for part in (p.strip() for p in spec.split(",")):
+    if not part:
+      continue
+    if is_sharded(part):
+      names = sharded_filenames(part)
+      missing = [n for n in names if not exists(n)]
+      if missing:
+        raise ValueError(f"{flag} {part}: {len(missing)} of {len(names)} shards missing, "
+                         f"e.g. {missing[0]}")
+      files.extend(names)
+    else:
+      matched = sorted(glob(part))
+      if not matched:
+        raise ValueError(f"{flag} {part}: no such file")
+      files.extend(matched)
+  if not files:
+    raise ValueError(f"{flag}: empty")
+  return list(dict.fromkeys(files))

@@ -118,30 +118,15 @@ class CallConfig:
 
 # ---- Inputs --------------------------------------------------------------------------------------
 def resolve_examples(spec: str) -> List[str]:
-  """Files of ``spec``: comma-separated paths, globs or sharded specs (``x@N.gz``).
+  """Files of ``--examples``: comma-separated paths, globs or sharded specs (``x@N.gz``).
 
   A sharded spec must have every shard; a glob must match something.
   """
   import tensorflow as tf
-  files: List[str] = []
-  for part in (p.strip() for p in spec.split(",")):
-    if not part:
-      continue
-    if sharding.is_sharded(part):
-      names = sharding.sharded_filenames(part)
-      missing = [n for n in names if not tf.io.gfile.exists(n)]
-      if missing:
-        raise CallError(f"--examples {part}: {len(missing)} of {len(names)} shards missing, "
-                        f"e.g. {missing[0]}")
-      files.extend(names)
-    else:
-      matched = sorted(tf.io.gfile.glob(part))
-      if not matched:
-        raise CallError(f"--examples {part}: no such file")
-      files.extend(matched)
-  if not files:
-    raise CallError("--examples: empty")
-  return list(dict.fromkeys(files))
+  try:
+    return sharding.resolve_files(spec, "--examples", tf.io.gfile.exists, tf.io.gfile.glob)
+  except ValueError as e:
+    raise CallError(str(e)) from None
 
 
 def _read_info(path: str) -> example_info_lib.ExampleInfo:

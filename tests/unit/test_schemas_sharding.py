@@ -67,3 +67,22 @@ def test_malformed_spec_is_refused_naming_the_spec(spec):
 def test_at_sign_in_a_folder_name_is_not_a_spec():
   # Only the file name is parsed: a folder called user@host stays a plain path.
   assert sharding.sharded_filenames("user@host/out.gz") == ["user@host/out.gz"]
+
+
+def test_resolve_files_one_rule_for_every_file_flag(tmp_path):
+  import pytest
+  from schemas import sharding as sh
+  for i in range(2):
+    (tmp_path / f"x-0000{i}-of-00002.gz").write_bytes(b"")
+  (tmp_path / "y.gz").write_bytes(b"")
+  import glob, os
+  spec = f"{tmp_path}/x@2.gz,{tmp_path}/y*.gz,{tmp_path}/y.gz"
+  got = sh.resolve_files(spec, "--infile", os.path.exists, glob.glob)
+  assert [os.path.basename(p) for p in got] == ["x-00000-of-00002.gz", "x-00001-of-00002.gz",
+                                                 "y.gz"]
+  with pytest.raises(ValueError, match="--infile .*x@3.gz: 3 of 3 shards missing"):
+    sh.resolve_files(f"{tmp_path}/x@3.gz", "--infile", os.path.exists, glob.glob)
+  with pytest.raises(ValueError, match="--examples .*z.gz: no such file"):
+    sh.resolve_files(f"{tmp_path}/z.gz", "--examples", os.path.exists, glob.glob)
+  with pytest.raises(ValueError, match="--examples: empty"):
+    sh.resolve_files(" , ", "--examples", os.path.exists, glob.glob)
