@@ -126,6 +126,14 @@ def validate_opt_channels(names: Iterable[str]) -> Tuple[str, ...]:
   return names
 
 
+def alt_aligned_channels(alt_aligned_pileup: str) -> Tuple[int, ...]:
+  """Channel ids an ``--alt_aligned_pileup`` representation appends (``rows`` adds height)."""
+  if alt_aligned_pileup not in _ALT_ALIGNED_EXTRA:
+    raise ValueError(f"--alt_aligned_pileup: {alt_aligned_pileup!r} is not one of "
+                     f"{', '.join(_ALT_ALIGNED_EXTRA)}")
+  return tuple(int(c) for c in _ALT_ALIGNED_EXTRA[alt_aligned_pileup])
+
+
 def physical_channel_order(opt_channels: Sequence[str], *, use_allele_frequency: bool = False,
                            add_hp_channel: bool = False,
                            alt_aligned_pileup: str = ALT_ALIGNED_NONE) -> Tuple[int, ...]:

@@ -39,9 +39,11 @@ from beam_pipelines.core.realigner.fast_pass import FastPassAligner
 from beam_pipelines.core.realigner.options import AlignerOptions
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.variants import Candidate
-from schemas.channels import Channel
+from schemas import channels as channel_rules
 
-NONE, ROWS, DIFF_CHANNELS, BASE_CHANNELS = "none", "rows", "diff_channels", "base_channels"
+NONE, ROWS = channel_rules.ALT_ALIGNED_NONE, channel_rules.ALT_ALIGNED_ROWS
+DIFF_CHANNELS, BASE_CHANNELS = (channel_rules.ALT_ALIGNED_DIFF_CHANNELS,
+                                channel_rules.ALT_ALIGNED_BASE_CHANNELS)
 REPRESENTATIONS = (NONE, ROWS, DIFF_CHANNELS, BASE_CHANNELS)
 TYPES = ("indels", "all")
 MIN_TRIMMED_READ_LENGTH = 15
@@ -71,19 +73,6 @@ class AltAlignedOptions:
   @property
   def enabled(self) -> bool:
     return self.representation != NONE
-
-
-def extra_channel_ids(representation: str) -> Tuple[int, ...]:
-  """Ids (DeepVariantChannelEnum) of the channels a representation appends to the pileup's."""
-  return {DIFF_CHANNELS: (int(Channel.CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1),
-                          int(Channel.CH_DIFF_CHANNELS_ALTERNATE_ALLELE_2)),
-          BASE_CHANNELS: (int(Channel.CH_BASE_CHANNELS_ALTERNATE_ALLELE_1),
-                          int(Channel.CH_BASE_CHANNELS_ALTERNATE_ALLELE_2))
-          }.get(representation, ())
-
-
-def image_height(opts: pileup.PileupOptions, representation: str) -> int:
-  return opts.height * (3 if representation == ROWS else 1)
 
 
 def is_indel(candidate: Candidate) -> bool:

@@ -35,6 +35,7 @@ from beam_pipelines.core.reads import Read
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.regions import IntervalIndex, Range
 from beam_pipelines.core.variants import Candidate, TruthVariant, VARIANT_TYPE_NAMES
+from schemas import channels as channel_rules
 from schemas import example_format
 from schemas import labels as label_rules
 
@@ -71,7 +72,7 @@ class ExampleMakerOptions:
   def channels(self) -> Tuple[int, ...]:
     """Channel ids of the examples in tensor order (example_info.json): the pileup's, then
     9,10 (diff_channels) or 20,21 (base_channels)."""
-    return tuple(self.pileup.channels) + alt_aligned.extra_channel_ids(
+    return tuple(self.pileup.channels) + channel_rules.alt_aligned_channels(
         self.alt_aligned.representation)
 
   @property
