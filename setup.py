@@ -20,22 +20,21 @@ from setuptools.command.build_py import build_py
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Ranges known to install together from PyPI on Python 3.11 (tested with apache-beam 2.77,
-# tensorflow 2.21, tfx-bsl 1.21, pysam 0.24, pyarrow 25). tfx-bsl 1.21 pins tensorflow <2.22
-# and numpy is capped by Beam (<2.5). Beam is capped below 2.78: launch/dask_runner.py wraps
+# tensorflow 2.21, pysam 0.24); numpy is capped by Beam (<2.5). No tfx-bsl or pyarrow pin:
+# nothing here imports them (calling uses Beam's own RunInference, apache_beam.ml.inference);
+# pyarrow comes with Beam. Beam is capped below 2.78: launch/dask_runner.py wraps
 # Beam 2.77's DaskRunner ParDo translation, which 2.78 changed (the shuffle's tagged summary
 # output then reaches the bucket writer); the Dataflow worker image tag follows the installed Beam.
 BASE = [
     "numpy>=1.26,<2.5",
     "protobuf>=6.31.1,<7",
     # compiles schemas/protos lazily in a source checkout; 1.82+ needs protobuf 7, which Beam
-    # 2.77 and tensorflow-serving-api (via tfx-bsl) do not allow.
+    # 2.77 does not allow.
     "grpcio-tools>=1.71,<1.82",
 ]
 PIPELINES = [
     "apache-beam>=2.70,<2.78",
     "pysam>=0.23,<0.25",
-    "pyarrow>=18,<26",
-    "tfx-bsl>=1.21,<1.22",
     "google-crc32c>=1.5",
     "psutil>=5.9",
     "numba>=0.60",  # compiles the realigner's Smith-Waterman kernel

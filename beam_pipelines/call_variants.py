@@ -6,7 +6,7 @@ DeepVariant's command line, with only the command name changed:
     --checkpoint model_dir --outfile call_variants_output.tfrecord.gz
 
 then ``python -m beam_pipelines.postprocess_variants --infile ...`` (or DeepVariant's own)
-makes the VCF. ``--checkpoint`` takes whatever ``trainer.call`` takes: a pileflow experiment
+makes the VCF. ``--checkpoint`` takes whatever ``beam_pipelines.call`` takes: a pileflow experiment
 dir (its best checkpoint), a SavedModel, a pileflow checkpoint prefix, or DeepVariant's
 tf.keras ``model.ckpt`` (InceptionV3). The model's example_info must match the examples'
 (channels, shape), as DeepVariant checks.
@@ -53,7 +53,7 @@ def output_names(spec: str) -> List[str]:
 
 def run(cfg: config_lib.CallVariantsConfig, beam_args: Sequence[str]) -> Dict[str, object]:
   """Checks inputs and model, runs the pipeline, commits the shards; returns a summary."""
-  from trainer import call as call_lib  # TensorFlow: only once the flags are known good
+  from beam_pipelines import call as call_lib  # TensorFlow: only once the flags are known good
   t0 = time.time()
   finals = output_names(cfg.outfile)
   if output_paths.is_remote(cfg.outfile):

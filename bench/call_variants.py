@@ -1,4 +1,4 @@
-"""Calling throughput: trainer.call (one process) vs beam_pipelines.call_variants (RunInference).
+"""Calling throughput: beam_pipelines.call (one process) vs beam_pipelines.call_variants (RunInference).
 
 Usage::
 
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   p.add_argument("--examples", required=True)
   p.add_argument("--checkpoint", required=True)
-  p.add_argument("--ref", default="", help="reference (for the trainer.call path's VCF)")
+  p.add_argument("--ref", default="", help="reference (for the beam_pipelines.call path's VCF)")
   p.add_argument("--batch_size", type=int, default=256)
   args = p.parse_args(argv)
   ref = args.ref or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -38,8 +38,8 @@ def main(argv=None) -> int:
   rows = []
   try:
     paths = [
-        ("trainer.call (1 process, examples -> VCF)",
-         [common.PY, "-m", "trainer.call", "--examples", args.examples, "--model",
+        ("beam_pipelines.call (1 process, examples -> VCF)",
+         [common.PY, "-m", "beam_pipelines.call", "--examples", args.examples, "--model",
           args.checkpoint, "--ref", ref, "--outfile", f"{tmp}/call.vcf.gz",
           "--batch_size", str(args.batch_size)]),
         ("call_variants, DirectRunner 1 worker",
@@ -70,11 +70,11 @@ def main(argv=None) -> int:
         return 1
     base = rows[0]["_wall"]
     for row in rows:
-      row["wall vs trainer.call"] = f"{row.pop('_wall') / base:.2f}x"
+      row["wall vs beam_pipelines.call"] = f"{row.pop('_wall') / base:.2f}x"
     print(f"{n} calling examples, model {args.checkpoint}, batch {args.batch_size}, "
           f"{os.cpu_count()} cores")
     print(common.table(rows, ["path", "wall s", "CPU s", "examples/s", "examples per CPU-s",
-                              "peak RSS MiB", "wall vs trainer.call"]))
+                              "peak RSS MiB", "wall vs beam_pipelines.call"]))
     print("the two call_variants runs wrote byte-identical shards")
   finally:
     shutil.rmtree(tmp, ignore_errors=True)

@@ -20,7 +20,7 @@ tools nobody here wrote making the reads:
    each fine-tune mode (whole network, frozen backbone + new head, frozen backbone + hidden
    head);
 6. every model and ``bcftools call -mv`` on the same reads of the held-out test contig
-   (never trained on), scored by ``trainer.evaluate`` as hap.py scores (a right allele with
+   (never trained on), scored by ``beam_pipelines.evaluate`` as hap.py scores (a right allele with
    the wrong genotype is a FP and a FN).
 
 It prints one table in the seeds' form (rows per data and model, SNP and INDEL precision,
@@ -262,7 +262,7 @@ def best_checkpoint(exp: str) -> str:
 def score(r: Runner, step: str, vcf: str, genome: str, region: str) -> Dict[str, Dict]:
   csv_path = vcf.replace(".vcf.gz", ".summary.csv")
   if not os.path.exists(csv_path):
-    r.py(step, "trainer.evaluate", "--calls", vcf, "--truth", f"{genome}/truth.vcf.gz",
+    r.py(step, "beam_pipelines.evaluate", "--calls", vcf, "--truth", f"{genome}/truth.vcf.gz",
          "--confident_regions", f"{genome}/confident.bed", "--ref", f"{genome}/reference.fa",
          "--regions", region, "--output_csv", csv_path)
   with open(csv_path) as f:
@@ -277,7 +277,7 @@ def score(r: Runner, step: str, vcf: str, genome: str, region: str) -> Dict[str,
 def call_model(r: Runner, tag: str, exp: str, examples: str, genome: str, region: str):
   vcf = os.path.join(r.out, "calls", f"{tag}.vcf.gz")
   if not os.path.exists(vcf):
-    r.py("call", "trainer.call", "--examples", examples, "--model", exp, "--ref",
+    r.py("call", "beam_pipelines.call", "--examples", examples, "--model", exp, "--ref",
          f"{genome}/reference.fa", "--outfile", vcf)
   return score(r, "evaluate", vcf, genome, region)
 

@@ -43,7 +43,7 @@ PROG = {
     "beam_pipelines.simulate": "simulate", "beam_pipelines.make_examples": "make_examples",
     "beam_pipelines.shuffle": "shuffle", "beam_pipelines.make_dataset": "make_dataset",
     "beam_pipelines.report": "report", "beam_pipelines.show_examples": "show_examples",
-    "trainer.train": "train", "trainer.call": "call", "trainer.evaluate": "evaluate",
+    "trainer.train": "train", "beam_pipelines.call": "call", "beam_pipelines.evaluate": "evaluate",
     "launch.dataflow": "launch.dataflow", "launch.vertex": "launch.vertex",
 }
 
@@ -326,7 +326,7 @@ FIXTURES: List[Fixture] = [
             produces=("train/dataset_config.pbtxt", "tune/dataset_config.pbtxt")),
     Fixture("model", "trainer.train", flags(TR, experiment_dir="{fx[model]}"), needs=("golden",),
             produces=("export/saved_model",)),
-    Fixture("calls", "trainer.call", flags(CA, outfile="{fx[calls]}/c.vcf.gz"),
+    Fixture("calls", "beam_pipelines.call", flags(CA, outfile="{fx[calls]}/c.vcf.gz"),
             needs=("calling", "model"), produces=("c.vcf.gz",)),
 ]
 
@@ -684,8 +684,8 @@ def _cases() -> List[Case]:
   add("train.sigint_running", t, long_run, 130, "SIGINT 2 s after the first progress line",
       needs=g, interrupt="running")
 
-  # ---- trainer.call ----
-  ca = "trainer.call"
+  # ---- beam_pipelines.call ----
+  ca = "beam_pipelines.call"
   cn = ("calling", "model")
   add("call.control", ca, flags(CA), 0, "control: calling examples + the tiny model", needs=cn,
       plant=("out/keep.txt",), produces=("out/calls.vcf.gz", "out/calls.vcf.gz.tbi"))
@@ -728,8 +728,8 @@ def _cases() -> List[Case]:
       "control: rerun with --overwrite (output-path policy)", needs=cn,
       setup=(earlier_run(ca, flags(CA)),), produces=("out/calls.vcf.gz",))
 
-  # ---- trainer.evaluate ----
-  e = "trainer.evaluate"
+  # ---- beam_pipelines.evaluate ----
+  e = "beam_pipelines.evaluate"
   en = ("calls",)
   add("evaluate.control", e, flags(EV), 0, "control: the tiny model's calls", needs=en,
       plant=("out/keep.txt",), produces=("out/summary.csv",))

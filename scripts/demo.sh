@@ -50,14 +50,14 @@ $py -m beam_pipelines.make_examples --mode calling --ref "$sim/reference.fa" --r
   --regions sim2:50001-100000 --channels insert_size --examples "$out/calling/test.tfrecord@4.gz" \
   --direct_running_mode=multi_processing --direct_num_workers="$workers" \
   2> "$out/make_examples_calling.log" || { cat "$out/make_examples_calling.log" >&2; exit 1; }
-$py -m trainer.call --examples "$out/calling/test.tfrecord@4.gz" --model "$out/train" \
+$py -m beam_pipelines.call --examples "$out/calling/test.tfrecord@4.gz" --model "$out/train" \
   --ref "$sim/reference.fa" --outfile "$out/calls/test.vcf.gz" > "$out/call.log" 2>&1 \
   || { cat "$out/call.log" >&2; exit 1; }
 grep "^call:" "$out/call.log"
 
 echo
 echo "== 5/5 evaluate the calls against the truth in the confident regions =="
-$py -m trainer.evaluate --calls "$out/calls/test.vcf.gz" --truth "$sim/truth.vcf.gz" \
+$py -m beam_pipelines.evaluate --calls "$out/calls/test.vcf.gz" --truth "$sim/truth.vcf.gz" \
   --confident_regions "$sim/confident.bed" --ref "$sim/reference.fa" \
   --regions sim2:50001-100000 --output_csv "$out/calls/test.summary.csv"
 

@@ -5,10 +5,10 @@ enough for people to trust it (spec what-users-need item 6): they re-run calling
 every candidate checkpoint. With ``--config.calling_tune_examples`` set, the trainer does that
 itself on a small region: every ``calling_tune_every``-th tune (and always at the warm-start
 baseline tune and at the last step) it runs the model being tuned over calling-mode examples of
-the region, turns the outputs into calls exactly as ``trainer.call`` does
+the region, turns the outputs into calls exactly as ``beam_pipelines.call`` does
 (``beam_pipelines.core.postprocess``, pure, no Beam import) and compares the PASS calls with
-the truth in the confident regions cut to ``calling_tune_regions`` (``trainer.vcf_compare``,
-as ``trainer.evaluate`` does). The scores join the tune metrics::
+the truth in the confident regions cut to ``calling_tune_regions``
+(``beam_pipelines.core.vcf_compare``, as ``beam_pipelines.evaluate`` does). The scores join the tune metrics::
 
     tune/calling_f1  tune/calling_recall  tune/calling_precision   SNP + INDEL together
     tune/calling_f1_snp  tune/calling_f1_indel  tune/calling_fp_gt  (genotype errors)
@@ -18,6 +18,10 @@ Tunes that skip the calling pass do not take part in selection when a calling me
 (they neither improve nor count towards early stopping). The every-N counter restarts when a
 run resumes.
 
+The calling code lives with the pipelines (it reads FASTA/BED with pysam), so it is imported
+only when a calling tune is configured: a trainer-only install (``pileflow[trainer]``) trains
+without it and is told, in one line, to install ``pileflow[pipelines]`` to use it.
+
 Everything is read and checked once, before step 0: the examples' channels and shape must be
 the training data's, and the truth, confident regions, reference and regions must be readable.
 """
@@ -26,11 +30,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Dict, Optional, Sequence
 
-from trainer import call as call_lib
-from trainer import evaluate as evaluate_lib
-from trainer import genome_files as gf
-from beam_pipelines.core import postprocess
-from trainer import vcf_compare
+from schemas import errors
 
 PREFIX = "tune/calling_"
 # How the truth set's inputs are named in messages: the config keys that set them.
@@ -43,12 +43,27 @@ def is_calling_metric(metric: str) -> bool:
   return metric.startswith(PREFIX)
 
 
+def _calling_modules():
+  """(call, evaluate, postprocess, vcf_compare) of the pipelines half, or one clear line."""
+  try:
+    from beam_pipelines import call as call_lib
+    from beam_pipelines import evaluate as evaluate_lib
+    from beam_pipelines.core import postprocess
+    from beam_pipelines.core import vcf_compare
+  except ImportError as e:
+    raise errors.InputError(f"--config.calling_tune_examples: the calling tune needs the "
+                            f"pipelines half (pip install pileflow[pipelines]): {e}") from None
+  return call_lib, evaluate_lib, postprocess, vcf_compare
+
+
 class CallingTuner:
   """Holds the region's examples and truth; ``score(model)`` returns the calling metrics."""
 
   def __init__(self, examples: str, truth_vcf: str, confident_bed: str, ref: str,
-               regions: str, every: int = 1, batch_size: int = call_lib.DEFAULT_BATCH_SIZE,
+               regions: str, every: int = 1, batch_size: int = 256,
                log: Optional[Callable[[str], None]] = None):
+    call_lib, evaluate_lib, _, _ = _calling_modules()
+    self._call_lib = call_lib
     self.files = call_lib.resolve_examples(examples)
     self.info, self.info_path = call_lib.examples_info(self.files)
     if self.info.shape is None:
@@ -68,6 +83,7 @@ class CallingTuner:
 
   def check_layout(self, shape: Sequence[int], channels: Sequence[int], source: str) -> None:
     """The calling examples must fit the model trained on ``source``'s data."""
+    call_lib = self._call_lib
     if tuple(self.info.shape) != tuple(shape):
       raise call_lib.CallError(f"{self.info_path}: calling tune examples have shape "
                                f"{list(self.info.shape)} but {source} has {list(shape)}")
@@ -84,6 +100,7 @@ class CallingTuner:
 
   def score(self, model) -> Dict[str, float]:
     """Calls the region with ``model`` and returns ``tune/calling_*`` metrics."""
+    call_lib, _, postprocess, vcf_compare = _calling_modules()
     t0 = time.time()
     predictions = call_lib.predict_examples(model, self.files, self.info.shape, self.batch_size)
     calls, _ = call_lib.calls_from_predictions(predictions, reference=self.truth.reference,

@@ -1,4 +1,4 @@
-"""DeepVariant flag names the trainer's entry points do not implement, so they are refused as such.
+"""DeepVariant flag names train and the one-process call do not implement, refused as such.
 
 Why a list: a DeepVariant user changes only the command name. When a flag of theirs is one
 pileflow lacks, "unrecognized argument" reads like a typo; the error must say the flag is
@@ -7,11 +7,12 @@ import beam_pipelines (which keeps the Beam half's list), hence this second, sma
 
 Names are from DeepVariant's own sources (``flags.DEFINE_*`` of deepvariant/call_variants.py,
 call_variants_keras.py, postprocess_variants.py and train.py, v1.4 to v1.6+), minus the flags
-pileflow implements. ``trainer.call`` does call_variants and postprocess_variants in one run, so
+pileflow implements. ``beam_pipelines.call`` (whose parser is ``trainer.cli``'s) does call_variants
+and postprocess_variants in one run, so
 it takes the flags of both that it implements (``--examples``, ``--checkpoint``, ``--outfile``,
 ``--ref``, ``--batch_size``, ``--sample_name``, ``--qual_filter``, ``--multi_allelic_qual_filter``,
 ``--cnn_homref_call_min_gq``) and refuses the rest. DeepVariant has no ``evaluate`` (it uses
-hap.py), so ``trainer.evaluate`` has no list.
+hap.py), so ``beam_pipelines.evaluate`` has no list.
 
 Some refusals carry a hint to the pileflow way of doing the same thing.
 """
@@ -50,7 +51,8 @@ _PROGRAMS = {"call": (("call_variants", CALL_VARIANTS),
 
 HINTS = {
     ("call", "model_name"): "use --model_type",
-    ("call", "infile"): "trainer.call reads the examples (--examples) and postprocesses itself",
+    ("call", "infile"): ("beam_pipelines.call reads the examples (--examples) and "
+                         "postprocesses itself"),
     ("call", "limit"): "pass fewer --examples files instead",
     ("train", "limit"): "use --config.limit",
     ("train", "train_config"): "use --config (a preset name) and --config.<key>=<value>",

@@ -529,7 +529,7 @@ class Experiment:
 
     Locally the export is written to a temporary folder and renamed to ``export/`` only when
     both parts are complete, so an interrupted export never leaves an ``export/saved_model``
-    that trainer.call would take for a finished model. (GCS has no directory rename; there the
+    that beam_pipelines.call would take for a finished model. (GCS has no directory rename; there the
     export is written in place.)
     """
     export = os.path.join(self.dir, "export")

@@ -4,7 +4,7 @@ Why a module of its own: call_variants writes one ``CallVariantsOutput`` per ima
 candidate's ``Variant``, the image's alt indices, its three class probabilities) and
 postprocess_variants groups them back per candidate before ``postprocess.call_candidate``
 turns each group into a VCF record. Both directions, the grouping key and the reference check
-are here, so the Beam pipelines, ``trainer.call`` and the trainer's calling tune share one copy.
+are here, so the Beam pipelines, ``beam_pipelines.call`` and the trainer's calling tune share one copy.
 
 **Grouping key.** Images of one candidate carry the same ``Variant``; they are grouped by
 (contig, start, end, REF, ALTs), not by the serialized bytes, because two writers may order a

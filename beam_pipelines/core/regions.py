@@ -155,6 +155,33 @@ class IntervalIndex:
     i = int(np.searchsorted(starts, pos, side="right")) - 1
     return i >= 0 and pos < int(ends[i])
 
+  def covers(self, contig: str, start: int, end: int) -> bool:
+    """``[start, end)`` lies inside one interval; an empty span (an insertion) counts as the
+    base at ``start``, so an insertion is confident where its anchor base is."""
+    import numpy as np
+    arrs = self._arrays.get(contig)
+    if arrs is None:
+      return False
+    starts, ends = arrs
+    end = max(end, start + 1)
+    i = int(np.searchsorted(starts, start, side="right")) - 1
+    return i >= 0 and int(ends[i]) >= end
+
+  def overlaps(self, contig: str, start: int, end: int) -> bool:
+    """Some base of ``[start, end)`` (an empty span: the base at ``start``) is inside."""
+    import numpy as np
+    arrs = self._arrays.get(contig)
+    if arrs is None:
+      return False
+    starts, ends = arrs
+    end = max(end, start + 1)
+    i = int(np.searchsorted(starts, end - 1, side="right")) - 1
+    return i >= 0 and int(ends[i]) > start
+
+  @property
+  def total_bp(self) -> int:
+    return sum(e - s for v in self._by_contig.values() for s, e in v)
+
   def ranges(self, contig: str | None = None) -> List[Range]:
     return [Range(c, s, e) for c, v in self._by_contig.items() if contig in (None, c)
             for s, e in v]

@@ -4,7 +4,7 @@
           -> KeyByShard (one record per image) -> GroupByKey -> WriteShard (sorted, temp name; the driver commits)
 
 Inference is Beam's ``RunInference`` with a model handler that loads the model the way
-``trainer.call`` does (experiment dir, SavedModel, pileflow or DeepVariant checkpoint), once
+``beam_pipelines.call`` does (experiment dir, SavedModel, pileflow or DeepVariant checkpoint), once
 per worker. Batches (``--batch_size`` consecutive images of one file) stay uint8 until the
 model call, a quarter of the float bytes.
 
@@ -76,7 +76,7 @@ class PileflowModelHandler(ModelHandler):
   """RunInference handler: a batch of uint8 images -> class probabilities [n, 3].
 
   ``load_model`` runs once per worker (Beam shares it between the worker's threads); the
-  model is built by ``trainer.call.load_model``, so every model form ``trainer.call``
+  model is built by ``beam_pipelines.call.load_model``, so every model form ``beam_pipelines.call``
   accepts works here. Each element is already a batch (``_read_examples``), so Beam passes
   one element per call.
   """
@@ -87,7 +87,7 @@ class PileflowModelHandler(ModelHandler):
     self._shape = tuple(int(v) for v in shape)
 
   def load_model(self):
-    from trainer import call as call_lib
+    from beam_pipelines import call as call_lib
     import tensorflow as tf
     model = call_lib.load_model(call_lib.locate_model(self._model, self._model_type),
                                 self._shape)

@@ -18,8 +18,8 @@ import pytest
 from schemas import dataset_config
 from schemas import example_format as ef
 from schemas import tfrecord
-from trainer import call as call_lib
-from trainer import evaluate
+from beam_pipelines import call as call_lib
+from beam_pipelines import evaluate
 from trainer import train as train_lib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -96,7 +96,7 @@ def test_train_call_evaluate_on_simulated_data(tmp_path, capsys):
   truth = evaluate.TruthSet(f"{sim}/truth.vcf.gz", f"{sim}/confident.bed",
                             f"{sim}/reference.fa", TEST_REGION)
   rows = evaluate.evaluate_files(vcf, truth)
-  from trainer import vcf_compare
+  from beam_pipelines.core import vcf_compare
   print(vcf_compare.format_table(rows))
   scores = vcf_compare.overall_scores(rows)
   print(f"calling F1 on the tune region by tune: {calling_f1s}; best {best['value']:.4f} at "
@@ -118,7 +118,7 @@ def test_train_call_evaluate_on_simulated_data(tmp_path, capsys):
 
   # The same calls through DeepVariant's two steps as Beam pipelines: call_variants
   # (RunInference) writes CallVariantsOutput shards, the same bytes on one process and on two;
-  # postprocess_variants turns them into trainer.call's VCF, record for record.
+  # postprocess_variants turns them into beam_pipelines.call's VCF, record for record.
   cvo = {}
   for mode, extra in (("one", []), ("two", ["--direct_running_mode=multi_processing",
                                             "--direct_num_workers=2"])):

@@ -24,8 +24,8 @@ from schemas import output_paths
 from schemas import tfrecord
 from tests.unit import test_call as call_helpers
 from tests.unit import test_trainer_data as data
-from trainer import call as call_lib
-from trainer import evaluate
+from beam_pipelines import call as call_lib
+from beam_pipelines import evaluate
 from trainer import train as train_lib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -206,13 +206,13 @@ def test_call_interrupted_while_writing_leaves_nothing(tmp_path, saved_model, ca
   monkeypatch.setattr(os, "_exit", exit_in_test)
   examples = call_helpers._write_examples(str(tmp_path / "ex.tfrecord.gz"))
   ref = call_helpers._write_fasta(str(tmp_path / "ref.fa"), call_helpers.SEQ)
-  from trainer import bgzf  # pylint: disable=g-import-not-at-top
-  real = bgzf.build_tabix_index
+  from beam_pipelines.io import vcf_output  # pylint: disable=g-import-not-at-top
+  real = vcf_output.pysam.tabix_index
 
-  def interrupt_then_index(*args, **kwargs):  # the VCF is half written under its temp name
+  def interrupt_then_index(*args, **kwargs):  # the VCF is compressed under its temp name
     os.kill(os.getpid(), signal.SIGINT)
     return real(*args, **kwargs)
-  monkeypatch.setattr(bgzf, "build_tabix_index", interrupt_then_index)
+  monkeypatch.setattr(vcf_output.pysam, "tabix_index", interrupt_then_index)
   out_dir = tmp_path / "out"
   code, err = _exit(call_lib.main, _call_argv(examples, saved_model, ref,
                                               str(out_dir / "calls.vcf.gz")), capsys)

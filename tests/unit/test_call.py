@@ -1,4 +1,4 @@
-"""trainer.call on small hand-made examples and an untrained tiny model: outputs and bad input."""
+"""beam_pipelines.call on small hand-made examples and an untrained tiny model: outputs and bad input."""
 import os
 import shutil
 import subprocess
@@ -9,8 +9,8 @@ import pytest
 from schemas import example_format as ef
 from schemas import example_info as example_info_lib
 from schemas import tfrecord
-from trainer import call as call_lib
-from trainer import genome_files as gf
+from beam_pipelines import call as call_lib
+from beam_pipelines.io import vcf_records as gf
 from beam_pipelines.core import postprocess
 
 SHAPE = (12, 21, 7)

@@ -1,10 +1,12 @@
 """The trainer's calling-level tune: config checks, every-N schedule, layout check, metrics."""
 import gzip
 
+import sys
+
 import pytest
 
 from tests.unit import test_call as helpers
-from trainer import call as call_lib
+from beam_pipelines import call as call_lib
 from trainer import calling_tune
 from trainer import configs
 
@@ -66,3 +68,12 @@ def test_score_returns_calling_metrics(tuner):
   assert all(0.0 <= v <= 1.0 for k, v in scores.items() if k != "tune/calling_fp_gt")
   # Two truth SNPs; recall is 0, 0.5 or 1 depending on what the untrained model calls.
   assert scores["tune/calling_recall"] in (0.0, 0.5, 1.0)
+
+
+def test_without_the_pipelines_half_the_calling_tune_is_one_clear_line(monkeypatch):
+  import beam_pipelines
+  from schemas import errors
+  monkeypatch.setitem(sys.modules, "beam_pipelines.call", None)  # as on a pileflow[trainer] box
+  monkeypatch.delattr(beam_pipelines, "call", raising=False)
+  with pytest.raises(errors.InputError, match=r"pip install pileflow\[pipelines\]"):
+    calling_tune.CallingTuner("x.tfrecord.gz", "t.vcf.gz", "c.bed", "r.fa", "chr20")

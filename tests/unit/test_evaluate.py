@@ -1,4 +1,4 @@
-"""trainer.evaluate on files: agreement with bcftools isec on real GIAB data, and bad input."""
+"""beam_pipelines.evaluate on files: agreement with bcftools isec on real GIAB data, and bad input."""
 import gzip
 import os
 import shutil
@@ -8,9 +8,8 @@ import pytest
 
 from schemas import errors
 from tests import giab
-from trainer import evaluate
-from trainer import genome_files as gf
-from trainer import vcf_compare
+from beam_pipelines import evaluate
+from beam_pipelines.core import vcf_compare
 
 needs_bcftools = pytest.mark.skipif(shutil.which("bcftools") is None, reason="needs bcftools")
 
@@ -149,3 +148,53 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
 ])
 def test_parse_regions(text, expected):
   assert evaluate.parse_regions(text, {"chr20": 63025520}) == expected
+
+
+needs_samtools = pytest.mark.skipif(shutil.which("samtools") is None, reason="needs samtools")
+
+
+@needs_samtools
+def test_read_depth_equals_samtools_depth_on_giab_reads(tmp_path):
+  from beam_pipelines.io import read_depth
+  positions = list(range(10_000_000, 10_000_200, 7)) + [10_065_536, 10_065_535, 10_099_999]
+  (tmp_path / "p.bed").write_text("".join(f"chr20\t{p}\t{p + 1}\n" for p in positions))
+  out = _sh(f"samtools depth -a -b p.bed {giab.BAM}", tmp_path)
+  expected = {int(l.split()[1]) - 1: int(l.split()[2]) for l in out.splitlines()}
+  depth = read_depth.ReadDepth(giab.BAM)
+  assert len(expected) == len(positions)
+  assert {p: depth.depth("chr20", p) for p in positions} == expected
+  assert depth.depth("chrX", 5) == 0 and depth.depth("chr20", -1) == 0
+
+
+@needs_bcftools
+def test_depth_bucket_rows_split_the_alleles_by_read_depth(giab_calls):
+  from beam_pipelines.io import read_depth
+  bed = str(giab_calls / "window.bed")
+  truth = evaluate.TruthSet(giab.TRUTH, bed, giab.REF)
+  calls = str(giab_calls / "calls.vcf.gz")
+  rows = {(r["Type"], r["Subset"]): r for r in evaluate.evaluate_files(
+      calls, truth, depth_bam=giab.BAM, depth_buckets_text="1-30,31-45,46-")}
+  depth = read_depth.ReadDepth(giab.BAM)
+  for vtype in ("SNP", "INDEL"):
+    buckets = [rows[(vtype, f"depth:{b}")] for b in ("1-30", "31-45", "46+")]
+    # Every truth allele of the window is covered, so the buckets partition the '*' row.
+    for column in ("TRUTH.TOTAL", "TRUTH.TP", "TRUTH.FN", "QUERY.TOTAL", "QUERY.FP"):
+      assert sum(b[column] for b in buckets) == rows[(vtype, "*")][column], (vtype, column)
+  # The bucket of each truth SNP is the depth samtools counts at its position.
+  snps = [r for r in truth.records if len(r.ref) == 1 and all(len(a) == 1 for a in r.alts)
+          and any(r.genotype)]
+  low = sum(1 for r in snps if 1 <= depth.depth(r.contig, r.start) <= 30)
+  assert rows[("SNP", "depth:1-30")]["TRUTH.TOTAL"] == low
+  assert 0 < low < rows[("SNP", "*")]["TRUTH.TOTAL"]  # the split is not trivial on this window
+
+
+def test_bad_depth_buckets_and_bam_are_one_line(tmp_path, giab_calls):
+  truth = evaluate.TruthSet(giab.TRUTH, giab.CONFIDENT, giab.REF)
+  calls = str(giab_calls / "calls.vcf.gz")
+  with pytest.raises(errors.InputError, match=r"--depth_buckets '8-20,1-7'.*increasing"):
+    evaluate.evaluate_files(calls, truth, depth_bam=giab.BAM, depth_buckets_text="8-20,1-7")
+  with pytest.raises(errors.InputError, match=r"'x' is not a bucket"):
+    evaluate.evaluate_files(calls, truth, depth_bam=giab.BAM, depth_buckets_text="1-7,x")
+  (tmp_path / "r.bam").write_bytes(b"not a bam")
+  with pytest.raises(errors.InputError, match=r"--depth_bam .*r\.bam: cannot open"):
+    evaluate.evaluate_files(calls, truth, depth_bam=str(tmp_path / "r.bam"))

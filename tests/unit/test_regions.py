@@ -59,6 +59,17 @@ def test_interval_index_contains_is_half_open():
   assert idx.ranges("c") == [Range("c", 10, 30)]
 
 
+def test_interval_index_spans_covers_overlaps_and_size():
+  index = regions.IntervalIndex([Range("c", 10, 20), Range("c", 20, 30), Range("c", 40, 50)])
+  assert index.covers("c", 10, 30)          # adjacent intervals merge
+  assert not index.covers("c", 25, 41)      # spans a gap
+  assert index.covers("c", 29, 29)          # an empty span (insertion) is its anchor base
+  assert not index.covers("c", 30, 30)
+  assert index.overlaps("c", 28, 45) and index.overlaps("c", 49, 60)
+  assert not index.overlaps("c", 30, 40) and not index.overlaps("d", 0, 100)
+  assert index.total_bp == 30
+
+
 def test_work_units_group_consecutive_partitions_per_contig():
   from beam_pipelines.core import work_units
   parts = regions.partition([Range("a", 0, 2500), Range("b", 0, 1000)], 1000)

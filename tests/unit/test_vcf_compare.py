@@ -1,7 +1,7 @@
 """The comparison core on hand-built truth/call pairs (no files)."""
 import pytest
 
-from trainer import vcf_compare as vc
+from beam_pipelines.core import vcf_compare as vc
 
 # 0-based reference of contig 'c' (60 bp): a homopolymer of 6 A at 10..15, a CA repeat at 28..37.
 REF = "GCTAGCTAGC" + "AAAAAA" + "CGTGCATGCATGCA" + "CACACACA" + "GTCAGTCAGTCAGTCAGTCAGT"

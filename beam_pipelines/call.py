@@ -1,10 +1,10 @@
-"""Call variants with a trained model: ``python -m trainer.call``.
+"""Call variants with a trained model: ``python -m beam_pipelines.call``.
 
 Local (CPU or one GPU)::
 
   python -m beam_pipelines.make_examples --mode calling --ref ref.fa --reads sample.bam \\
       --regions chr20 --channels insert_size --examples out/calling.tfrecord@8.gz
-  python -m trainer.call --examples out/calling.tfrecord@8.gz --model exp1 \\
+  python -m beam_pipelines.call --examples out/calling.tfrecord@8.gz --model exp1 \\
       --ref ref.fa --outfile out/calls.vcf.gz
 
 Cloud: the same command on a Vertex AI custom job or a GPU VM, with ``gs://`` example paths
@@ -39,9 +39,8 @@ What it does, in order:
    the images that inform each genotype, then normalised; GT/GQ/PL/QUAL; FILTER
    PASS/RefCall/LowQual/NoCall; DP, AD, VAF from the candidate).
 5. **Writes** a VCFv4.2 (contigs from the reference ``.fai``, the sample name from the examples
-   or ``--sample_name``), sorted in reference order, as BGZF with a tabix ``.tbi`` index
-   written by ``trainer.bgzf`` (pure Python; the trainer never imports pysam). Both appear
-   atomically. No examples -> a valid VCF with only the header.
+   or ``--sample_name``), sorted in reference order, bgzipped with a tabix ``.tbi`` index by
+   htslib (``beam_pipelines.io.vcf_output``). Both appear atomically. No examples -> a valid VCF with only the header.
 
 ``--outfile`` is checked before step 1 (``schemas.output_paths``): a folder that cannot be
 written is refused at once, and an existing VCF (or its ``.tbi``) is replaced only with
@@ -76,9 +75,10 @@ from schemas import output_paths
 from schemas import sharding
 from schemas.protos import variants_pb2
 from trainer import cli
-from trainer import genome_files as gf
 from beam_pipelines.core import call_outputs
 from beam_pipelines.core import postprocess
+from beam_pipelines.io import fasta as fasta_io
+from beam_pipelines.io import vcf_output
 
 PROG = "call"
 DEFAULT_BATCH_SIZE = 256
@@ -87,6 +87,13 @@ SAVED_MODEL_FILE = "saved_model.pb"
 
 class CallError(errors.InputError):
   """Bad calling input; one line naming the file and what is wrong."""
+
+
+def open_reference(path: str) -> fasta_io.FastaReader:
+  try:
+    return fasta_io.FastaReader(path)
+  except fasta_io.FastaError as e:
+    raise CallError(f"--ref {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,13 +320,13 @@ def check_model_against_examples(model_info: example_info_lib.ExampleInfo, model
                     f"{list(model_info.shape)} found {list(data_info.shape)}")
 
 
-def check_variant_against_reference(variant: variants_pb2.Variant, reference: gf.FastaReader,
+def check_variant_against_reference(variant: variants_pb2.Variant, reference: fasta_io.FastaReader,
                                     source: str) -> None:
   """Refuses a candidate that cannot come from ``reference`` (contig, bounds, REF bases)."""
-  length = reference.length(variant.reference_name)
+  contigs = reference.contig_lengths()
+  length = contigs.get(variant.reference_name)
   where = f"{source}: candidate {variant.reference_name}:{variant.start + 1}"
   if length is None:
-    contigs = dict(reference.contigs)
     if contig_names.naming_hint([variant.reference_name], contigs):  # same genome, other names
       contig_names.check_contig_names([variant.reference_name], contigs, f"--examples {source}",
                                       f"--ref {reference.path}")
@@ -328,7 +335,7 @@ def check_variant_against_reference(variant: variants_pb2.Variant, reference: gf
   if variant.end > length:
     raise CallError(f"{where} ends at {variant.end} past the contig length {length} in "
                     f"{reference.path}; examples and --ref come from different references")
-  bases = reference.fetch(variant.reference_name, variant.start, variant.end)
+  bases = reference.window(variant.reference_name, variant.start, variant.end).seq
   if bases != variant.reference_bases.upper():
     raise CallError(f"{where} has REF {variant.reference_bases} but {reference.path} has "
                     f"{bases}; examples and --ref come from different references")
@@ -429,7 +436,7 @@ def examples_error(files: Sequence[str], gzip: bool, shape: Sequence[int], spec,
 
 
 def calls_from_predictions(predictions: Iterable[Prediction], *,
-                           reference: Optional[gf.FastaReader] = None,
+                           reference: Optional[fasta_io.FastaReader] = None,
                            source: str = "examples",
                            qual_filter: float = postprocess.DEFAULT_QUAL_FILTER,
                            multi_allelic_qual_filter: float =
@@ -464,7 +471,7 @@ def calls_from_predictions(predictions: Iterable[Prediction], *,
       calls.append(call_outputs.call_variant(variant, images, options, source))
     except ValueError as e:
       raise CallError(str(e)) from None
-  order = ({name: i for i, (name, _) in enumerate(reference.contigs)} if reference is not None
+  order = ({name: i for i, name in enumerate(reference.contig_lengths())} if reference is not None
            else {})
   calls.sort(key=lambda c: (order.get(c.contig, len(order)), c.contig, c.start, c.end, c.alts))
   return calls, sample
@@ -474,7 +481,7 @@ def write_calls(path: str, calls: Sequence[postprocess.Call], contigs: Sequence[
                 sample_name: str, extra_header: Sequence[str] = ()) -> None:
   """Writes the sorted calls as bgzipped VCF + .tbi (atomically)."""
   header = postprocess.vcf_header(contigs, sample_name, extra_header)
-  lines = [gf.VcfLine(c.contig, c.start, c.end, postprocess.vcf_line(c)) for c in calls]
+  lines = (postprocess.vcf_line(c) for c in calls)
   folder = os.path.dirname(os.path.abspath(path))
   created = []  # folders made here, outermost first, removed again if the write fails
   d = folder
@@ -483,7 +490,7 @@ def write_calls(path: str, calls: Sequence[postprocess.Call], contigs: Sequence[
     d = os.path.dirname(d)
   os.makedirs(folder, exist_ok=True)
   try:
-    gf.write_indexed_vcf(path, header, lines)
+    vcf_output.write_vcf(path, header, [lines])
   except BaseException:
     for d in reversed(created):
       try:
@@ -505,7 +512,7 @@ def run(cfg: CallConfig, log=print) -> Dict[str, object]:
   source = locate_model(cfg.model, cfg.model_type)
   model_info = _read_info(source.info_path)
   check_model_against_examples(model_info, source.info_path, data_info, data_info_path)
-  reference = gf.FastaReader(cfg.ref)
+  reference = open_reference(cfg.ref)
   for path in files:
     variant = first_variant(path)
     if variant is not None:
@@ -533,7 +540,7 @@ def run(cfg: CallConfig, log=print) -> Dict[str, object]:
         min_homref_gq=cfg.cnn_homref_call_min_gq)
     n_images = len(counted)
   sample_name = cfg.sample_name or sample or "default"
-  write_calls(cfg.outfile, calls, reference.contigs, sample_name,
+  write_calls(cfg.outfile, calls, list(reference.contig_lengths().items()), sample_name,
               [f"##source=pileflow.call", f"##pileflow_model={source.path}",
                f"##pileflow_examples={cfg.examples}"])
   by_filter: Dict[str, int] = {}

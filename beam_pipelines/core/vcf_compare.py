@@ -2,7 +2,7 @@
 
 No files here: records come in as ``VcfRecord``-like tuples and the reference as a
 ``fetch(contig, start, end) -> str`` callable, so every rule is tested on hand-built pairs
-(tests/unit/test_vcf_compare.py). ``trainer.evaluate`` is the thin file adapter and CLI.
+(tests/unit/test_vcf_compare.py). ``beam_pipelines.evaluate`` is the thin file adapter and CLI.
 Coordinates are 0-based, half-open.
 
 **Units.** Both sides are split into alleles (one per called alt, like ``bcftools norm -m-``).
@@ -374,7 +374,7 @@ def overall_scores(rows: Sequence[Mapping[str, object]]) -> Dict[str, float]:
 
 
 def format_table(rows: Sequence[Mapping[str, object]]) -> str:
-  """The rows as an aligned text table (what ``trainer.evaluate`` prints)."""
+  """The rows as an aligned text table (what ``beam_pipelines.evaluate`` prints)."""
   cols = SUMMARY_COLUMNS
   def cell(v):
     return f"{v:.4f}" if isinstance(v, float) else str(v)

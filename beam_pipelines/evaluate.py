@@ -1,8 +1,8 @@
-"""Benchmark a VCF against a truth VCF in confident regions: ``python -m trainer.evaluate``.
+"""Benchmark a VCF against a truth VCF in confident regions: ``python -m beam_pipelines.evaluate``.
 
 Local::
 
-  python -m trainer.evaluate --calls out/calls.vcf.gz --truth truth.vcf.gz \\
+  python -m beam_pipelines.evaluate --calls out/calls.vcf.gz --truth truth.vcf.gz \\
       --confident_regions confident.bed --ref ref.fa --regions sim2:50001-100000 \\
       --stratification homopolymers=hp.bed --output_csv out/calls.summary.csv
 
@@ -11,10 +11,10 @@ single-threaded and takes seconds for a chromosome-sized region.)
 
 Prints a hap.py-like table (SNP and INDEL rows, one more per stratum) and writes it as CSV
 (``--output_csv``, default ``<calls without .vcf.gz>.summary.csv``). The matching rules are in
-``trainer.vcf_compare``. Scoring is hap.py's default: a call with the right allele and the
+``beam_pipelines.core.vcf_compare`` (pure). Scoring is hap.py's default: a call with the right allele and the
 wrong genotype is a FP and a FN (``FP.gt`` counts them); ``--squash_ploidy`` scores alleles
-only. This module only reads files (pure Python, no pysam: the trainer half
-must run without it) and checks that the inputs belong together:
+only. This module reads the files (FASTA and BED through ``beam_pipelines.io``, the VCFs with
+``io/vcf_records``) and checks that the inputs belong together:
 
 * every contig the calls use must be in the reference, with the same length where the calls'
   header says one, and calls and truth headers must agree on the length of every contig both
@@ -46,14 +46,19 @@ import argparse
 import os
 import re
 import sys
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from schemas import contig_names
 from schemas import errors
 from schemas import output_paths
 from trainer import cli
-from trainer import genome_files as gf
-from trainer import vcf_compare
+from beam_pipelines.core import depth_buckets
+from beam_pipelines.core import regions as regions_lib
+from beam_pipelines.core import vcf_compare
+from beam_pipelines.io import bed as bed_io
+from beam_pipelines.io import fasta as fasta_io
+from beam_pipelines.io import read_depth
+from beam_pipelines.io import vcf_records
 
 PROG = "evaluate"
 _LITERAL = re.compile(r"^(?P<contig>[^:\s]+)(?::(?P<start>[\d,]+)-(?P<end>[\d,]+))?$")
@@ -63,19 +68,33 @@ class EvaluationError(errors.InputError):
   """Inputs that cannot be compared; one line naming the file(s) and why."""
 
 
+def read_bed(path: str) -> List[regions_lib.Range]:
+  try:
+    return bed_io.read_bed(path)
+  except bed_io.BedError as e:
+    raise EvaluationError(str(e)) from None
+
+
+def open_reference(path: str) -> fasta_io.FastaReader:
+  try:
+    return fasta_io.FastaReader(path)
+  except fasta_io.FastaError as e:
+    raise EvaluationError(str(e)) from None
+
+
 def parse_regions(text: str, ref_contigs: Mapping[str, int],
                   reference_name: str = "the reference",
-                  flag: str = "--regions") -> List[Tuple[str, int, int]]:
+                  flag: str = "--regions") -> List[regions_lib.Range]:
   """Space/comma-free region list -> 0-based half-open intervals.
 
   Each item is a BED file path or a literal ``chr``/``chr:start-end`` (1-based, inclusive,
   commas allowed in numbers). A literal must name a reference contig; a BED file must share at
   least one contig with the reference (``schemas.contig_names``, with the chr-prefix hint).
   """
-  out: List[Tuple[str, int, int]] = []
+  out: List[regions_lib.Range] = []
   for item in text.split():
     if os.path.exists(item):
-      intervals = gf.read_bed(item)
+      intervals = read_bed(item)
       contig_names.check_contig_names([c for c, _, _ in intervals], ref_contigs,
                                       f"{flag} {item}", reference_name,
                                       allow_some_unknown=True)
@@ -88,17 +107,17 @@ def parse_regions(text: str, ref_contigs: Mapping[str, int],
     contig = m.group("contig")
     contig_names.check_contig_names([contig], ref_contigs, f"{flag} {item}", reference_name)
     if m.group("start") is None:
-      out.append((contig, 0, ref_contigs[contig]))
+      out.append(regions_lib.Range(contig, 0, ref_contigs[contig]))
     else:
       start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
       if start < 1 or end < start:
         raise EvaluationError(f"{flag} {item!r}: start must be >= 1 and <= end")
-      out.append((contig, start - 1, end))
+      out.append(regions_lib.Range(contig, start - 1, end))
   return out
 
 
-def check_contigs(calls_path: str, calls: gf.VcfHeader, calls_records: Sequence[gf.VcfRecord],
-                  truth_path: str, truth: gf.VcfHeader, truth_contigs: Sequence[str],
+def check_contigs(calls_path: str, calls: vcf_records.VcfHeader, calls_records: Sequence[vcf_records.VcfRecord],
+                  truth_path: str, truth: vcf_records.VcfHeader, truth_contigs: Sequence[str],
                   ref_path: str, ref_contigs: Mapping[str, int]) -> None:
   """Refuses calls and truth that come from different references (module docstring).
 
@@ -121,7 +140,7 @@ def check_contigs(calls_path: str, calls: gf.VcfHeader, calls_records: Sequence[
                               "come from the same reference")
 
 
-def to_records(records: Sequence[gf.VcfRecord]) -> List[vcf_compare.Record]:
+def to_records(records: Sequence[vcf_records.VcfRecord]) -> List[vcf_compare.Record]:
   return [vcf_compare.Record(r.contig, r.start, r.ref, r.alts, r.genotype, r.passing)
           for r in records]
 
@@ -145,56 +164,81 @@ class TruthSet:
     names = {**FLAG_NAMES, **(flag_names or {})}
     self.truth_path, self.ref_path = truth_vcf, ref
     self.genotype_match = genotype_match
-    self.reference = gf.FastaReader(ref)
-    self.ref_contigs = dict(self.reference.contigs)
+    self.reference = open_reference(ref)
+    self.ref_contigs = self.reference.contig_lengths()
     ref_name = f"{names['ref']} {ref}"
-    self.header, records = gf.read_vcf(truth_vcf)
+    self.header, records = vcf_records.read_vcf(truth_vcf)
     contig_names.check_contig_names([r.contig for r in records], self.ref_contigs,
                                     f"{names['truth']} {truth_vcf}", ref_name,
                                     allow_some_unknown=True)
-    confident = gf.read_bed(confident_bed)
-    if not confident:
-      raise EvaluationError(f"{confident_bed}: no intervals; nothing is confident")
+    confident = read_bed(confident_bed)
     contig_names.check_contig_names([c for c, _, _ in confident], self.ref_contigs,
                                     f"{names['confident_regions']} {confident_bed}", ref_name,
                                     allow_some_unknown=True)
-    self.confident = gf.IntervalSet(confident)
-    self.regions = (gf.IntervalSet(parse_regions(regions, self.ref_contigs, ref_name,
+    self.confident = regions_lib.IntervalIndex(confident)
+    self.regions = (regions_lib.IntervalIndex(parse_regions(regions, self.ref_contigs, ref_name,
                                                  names["regions"]))
                     if regions else None)
     self.records = to_records(records)
 
   def is_confident(self, contig: str, start: int, end: int) -> bool:
-    return (self.confident.contains(contig, start, end) and
-            (self.regions is None or self.regions.contains(contig, start, end)))
+    return (self.confident.covers(contig, start, end) and
+            (self.regions is None or self.regions.covers(contig, start, end)))
 
   def fetch(self, contig: str, start: int, end: int) -> str:
     if contig not in self.ref_contigs:
       return ""
-    return self.reference.fetch(contig, start, end)
+    return self.reference.window(contig, start, end).seq
 
   def compare(self, query: Sequence[vcf_compare.Record],
-              strata: Optional[Mapping[str, gf.IntervalSet]] = None
+              strata: Optional[Mapping[str, Callable[[str, int, int], bool]]] = None
               ) -> List[Dict[str, object]]:
+    """hap.py rows; ``strata`` maps a row name to ``in_stratum(contig, start, end)``."""
     comparison = vcf_compare.compare(self.records, query, self.is_confident, self.fetch,
                                      genotype_match=self.genotype_match)
     return vcf_compare.summarize(
-        comparison, {name: s.overlaps for name, s in (strata or {}).items()})
+        comparison, dict(strata or {}))
+
+
+def depth_strata(bam: str, buckets_text: str, ref: str, ref_contigs: Mapping[str, int]
+                 ) -> Dict[str, object]:
+  """One stratum per depth bucket: the alleles whose first base has that read depth in ``bam``
+  (``core/depth_buckets.py``, ``io/read_depth.py``)."""
+  try:
+    buckets = depth_buckets.parse_buckets(buckets_text)
+    depth = read_depth.ReadDepth(bam, reference=ref)
+  except depth_buckets.DepthBucketError as e:
+    raise EvaluationError(str(e)) from None
+  except read_depth.ReadDepthError as e:
+    raise EvaluationError(f"--depth_bam {e}") from None
+  contig_names.check_contig_names(depth.contigs, ref_contigs, f"--depth_bam {bam}",
+                                  f"--ref {ref}", allow_some_unknown=True)
+
+  def in_bucket(bucket):
+    return lambda contig, start, end: bucket.holds(depth.depth(contig, start))
+  return {b.name: in_bucket(b) for b in buckets}
 
 
 def evaluate_files(calls_vcf: str, truth: TruthSet,
-                   strata: Optional[Mapping[str, str]] = None) -> List[Dict[str, object]]:
-  """Reads ``calls_vcf``, checks it against the truth and reference, returns summary rows."""
-  header, records = gf.read_vcf(calls_vcf)
+                   strata: Optional[Mapping[str, str]] = None,
+                   depth_bam: str = "", depth_buckets_text: str = depth_buckets.DEFAULT_BUCKETS
+                   ) -> List[Dict[str, object]]:
+  """Reads ``calls_vcf``, checks it against the truth and reference, returns summary rows.
+
+  ``strata`` are NAME -> BED rows; ``depth_bam`` adds one row per read-depth bucket."""
+  header, records = vcf_records.read_vcf(calls_vcf)
   check_contigs(calls_vcf, header, records, truth.truth_path, truth.header,
                 sorted({r.contig for r in truth.records}), truth.ref_path, truth.ref_contigs)
   strata_sets = {}
   for name, path in (strata or {}).items():
-    intervals = gf.read_bed(path)
+    intervals = read_bed(path)
     contig_names.check_contig_names([c for c, _, _ in intervals], truth.ref_contigs,
                                     f"--stratification {name}={path}", f"--ref {truth.ref_path}",
                                     allow_some_unknown=True)
-    strata_sets[name] = gf.IntervalSet(intervals)
+    strata_sets[name] = regions_lib.IntervalIndex(intervals).overlaps
+  if depth_bam:
+    strata_sets.update(depth_strata(depth_bam, depth_buckets_text, truth.ref_path,
+                                    truth.ref_contigs))
   return truth.compare(to_records(records), strata_sets)
 
 
@@ -219,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "files), e.g. the region the calls were made on")
   p.add_argument("--stratification", action="append", default=[],
                  help="NAME=BED: add rows for the alleles overlapping BED (repeatable)")
+  p.add_argument("--depth_bam", default="",
+                 help="BAM/CRAM of the reads the calls were made from: add rows per read-depth "
+                      "bucket (depth at an allele's first base, counted as samtools depth "
+                      "counts it)")
+  p.add_argument("--depth_buckets", default=depth_buckets.DEFAULT_BUCKETS,
+                 help="with --depth_bam: buckets a-b (inclusive), a- (open) or a, comma-"
+                      "separated, increasing; alleles at depths in no bucket get no depth row "
+                      f"(default {depth_buckets.DEFAULT_BUCKETS}, the PacBio RNA study's)")
   p.add_argument("--squash_ploidy", action="store_true",
                  help="score alleles only (vcfeval --squash-ploidy): a right allele with the "
                       "wrong genotype counts as a TP; by default it is a FP and a FN, as hap.py "
@@ -243,7 +295,8 @@ def check_csv_output(args) -> str:
   """The CSV path this run writes, checked before any work (module docstring)."""
   csv_path = args.output_csv or default_csv_path(args.calls)
   default = not args.output_csv
-  inputs = [args.calls, args.truth, args.confident_regions, args.ref, *args.regions.split()]
+  inputs = [args.calls, args.truth, args.confident_regions, args.ref, *args.regions.split(),
+            *([args.depth_bam] if args.depth_bam else [])]
   if os.path.realpath(csv_path) in {os.path.realpath(p) for p in inputs}:
     raise output_paths.OutputPathError(
         f"--output_csv={csv_path}: is also an input of this run; choose another path")
@@ -277,7 +330,7 @@ def run(args) -> Dict[str, float]:
   csv_path = check_csv_output(args)
   truth = TruthSet(args.truth, args.confident_regions, args.ref, args.regions or None,
                    genotype_match=not args.squash_ploidy)
-  rows = evaluate_files(args.calls, truth, strata)
+  rows = evaluate_files(args.calls, truth, strata, args.depth_bam, args.depth_buckets)
   write_csv(csv_path, vcf_compare.to_csv(rows))
   print(vcf_compare.format_table(rows))
   scores = vcf_compare.overall_scores(rows)
