@@ -39,12 +39,13 @@ import tf_keras
 
 from schemas import labels as labels_lib
 from trainer import configs
+from trainer import grouped_conv
 
 BackboneFn = Callable[[Tuple[int, int, int]], tf_keras.Model]
 _REGISTRY: Dict[str, BackboneFn] = {}
 # Smallest input each keras.applications backbone accepts (InceptionV3: 75x75).
 MIN_SIZE = {"inception_v3": 75, "resnet50_v2": 32, "efficientnet_v2_b0": 32,
-            "convnext_tiny": 32, "small": 32, "tiny": 8}
+            "convnext_tiny": 32, "regnety_002": 32, "regnety_032": 32, "small": 32, "tiny": 8}
 HEAD_NAME = "classification"
 HIDDEN_NAME = "head_hidden"
 
@@ -93,6 +94,24 @@ def efficientnet_v2_b0(input_shape):
 @register("convnext_tiny")
 def convnext_tiny(input_shape):
   return _quiet(tf_keras.applications.ConvNeXtTiny, include_top=False, weights=None,
+                input_shape=input_shape, pooling="avg", include_preprocessing=False)
+
+
+@register("regnety_002")
+def regnety_002(input_shape):
+  """RegNetY-200MF (keras.applications), the CPU-size RegNetY: its grouped 3x3 convolutions
+  computed group by group (``trainer.grouped_conv``), since keras' grouped op is 100-300x
+  slower on CPU. Same layers, names and weights as keras' model."""
+  return grouped_conv.with_split_group_convs(_quiet(
+      tf_keras.applications.RegNetY002, include_top=False, weights=None,
+      input_shape=input_shape, pooling="avg", include_preprocessing=False))
+
+
+@register("regnety_032")
+def regnety_032(input_shape):
+  """RegNetY-3.2GF (keras.applications), the GPU-size RegNetY, keras' layers as they are
+  (cuDNN runs grouped convolutions well; on CPU use regnety_002)."""
+  return _quiet(tf_keras.applications.RegNetY032, include_top=False, weights=None,
                 input_shape=input_shape, pooling="avg", include_preprocessing=False)
 
 
