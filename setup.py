@@ -44,6 +44,7 @@ TRAINER = [
     "tensorflow>=2.21,<2.22",
     "tf-keras>=2.21,<2.22",  # Keras 2 form of DeepVariant's checkpoints
     "ml-collections>=1.0,<2",
+    "scipy>=1.11",  # trainer.study: Wilcoxon signed-rank and paired t tests, rank-based AUC
     "matplotlib>=3.8",
 ]
 GCP = [

@@ -16,13 +16,15 @@ RUN pip install --no-cache-dir \
       "${TF_PACKAGE}==2.21.0" \
       "tf-keras==2.21.0" \
       "ml-collections==1.1.0" \
+      "scipy==1.17.1" \
       "numpy==2.4.6" \
       "protobuf==6.33.6" \
       "grpcio-tools==1.80.1" \
       "matplotlib==3.11.2"
 COPY schemas/ schemas/
 COPY trainer/ trainer/
-# The pure core only (no Beam, no pysam): calling and the calling tune share its postprocess.
+# The pure core only (no Beam, no pysam). The calling tune needs pysam (pileflow[pipelines]),
+# which this image leaves out: there it stops with one line saying so.
 COPY beam_pipelines/__init__.py beam_pipelines/__init__.py
 COPY beam_pipelines/core/ beam_pipelines/core/
 # Compiles schemas/protos at build time, so replicas start without grpcio-tools work.

@@ -45,6 +45,8 @@ _FIELD_DOCS: Dict[str, str] = {
     "best_checkpoint_metric": "tune metric that selects the best checkpoint, e.g. tune/f1_weighted",
     "batch_size": "global batch size (split over replicas)",
     "num_epochs": "training epochs; steps = num_examples // batch_size * num_epochs",
+    "max_train_steps": "stop after this many steps even if num_epochs would go on (0: off); "
+                       "gives runs on different data one step budget (trainer.study)",
     "num_validation_examples": "tune examples per tune run; 0 = the whole tune set",
     "optimizer": "one of " + ", ".join(OPTIMIZERS),
     "learning_rate": "peak learning rate",
@@ -103,6 +105,7 @@ def _base() -> ml_collections.ConfigDict:
   c.best_checkpoint_metric = "tune/f1_weighted"
   c.batch_size = 16384
   c.num_epochs = 10
+  c.max_train_steps = 0
   c.num_validation_examples = 1_500_000
   c.optimizer = "rmsprop"
   c.learning_rate = 0.001
@@ -313,6 +316,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(bool(c.tune_dataset_pbtxt), "tune_dataset_pbtxt", "required (a dataset_config.pbtxt)")
   need(c.batch_size > 0, "batch_size", "must be > 0")
   need(c.num_epochs > 0, "num_epochs", "must be > 0")
+  need(c.max_train_steps >= 0, "max_train_steps", "must be >= 0 (0: off)")
   need(c.num_validation_examples >= 0, "num_validation_examples", "must be >= 0")
   need(c.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
   need(c.learning_rate > 0, "learning_rate", "must be > 0")

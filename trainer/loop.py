@@ -136,6 +136,8 @@ class Experiment:
       raise inp.InputError(f"{cfg.train_dataset_pbtxt}: {self.train_info.num_examples} examples "
                            f"is less than one batch (--config.batch_size={gb})")
     self.num_train_steps = self.steps_per_epoch * cfg.num_epochs
+    if cfg.max_train_steps:
+      self.num_train_steps = min(self.num_train_steps, cfg.max_train_steps)
     replicas = self.strategy.num_replicas_in_sync
     if gb % replicas:
       raise inp.InputError(f"--config.batch_size={gb} must be divisible by the {replicas} "
