@@ -8,10 +8,12 @@ baseline tune and at the last step) it runs the model being tuned over calling-m
 the region, turns the outputs into calls exactly as ``beam_pipelines.call`` does
 (``beam_pipelines.core.postprocess``, pure, no Beam import) and compares the PASS calls with
 the truth in the confident regions cut to ``calling_tune_regions``
-(``beam_pipelines.core.vcf_compare``, as ``beam_pipelines.evaluate`` does). The scores join the tune metrics::
+(``beam_pipelines.core.vcf_compare``, as ``beam_pipelines.evaluate`` does). The scores join
+the tune metrics::
 
     tune/calling_f1  tune/calling_recall  tune/calling_precision   SNP + INDEL together
     tune/calling_f1_snp  tune/calling_f1_indel  tune/calling_fp_gt  (genotype errors)
+    tune/calling_recall_snp  tune/calling_recall_indel  (trainer.sweep's overfitting guard)
 
 so ``--config.best_checkpoint_metric=tune/calling_f1`` selects checkpoints on calling F1.
 Tunes that skip the calling pass do not take part in selection when a calling metric selects

@@ -357,7 +357,8 @@ def overall_scores(rows: Sequence[Mapping[str, object]]) -> Dict[str, float]:
   """recall/precision/F1 over SNP + INDEL together (the '*' rows), plus the per-type F1s.
 
   What a checkpoint is selected on: keys ``f1``, ``recall``, ``precision``, ``f1_snp``,
-  ``f1_indel``, ``fp_gt``.
+  ``f1_indel``, ``recall_snp``, ``recall_indel`` (the fine-tuning sweep's overfitting guard),
+  ``fp_gt``.
   """
   main = [r for r in rows if r["Subset"] == ALL_SUBSET]
   t_tp = sum(int(r["TRUTH.TP"]) for r in main)
@@ -370,6 +371,7 @@ def overall_scores(rows: Sequence[Mapping[str, object]]) -> Dict[str, float]:
          "fp_gt": float(sum(int(r["FP.gt"]) for r in main))}
   for r in main:
     out[f"f1_{str(r['Type']).lower()}"] = float(r["METRIC.F1_Score"])
+    out[f"recall_{str(r['Type']).lower()}"] = float(r["METRIC.Recall"])
   return out
 
 

@@ -64,7 +64,8 @@ def test_score_returns_calling_metrics(tuner):
   model = models.build_model("tiny", helpers.SHAPE, seed=3).model
   scores = tuner.score(model)
   assert set(scores) == {"tune/calling_f1", "tune/calling_recall", "tune/calling_precision",
-                         "tune/calling_fp_gt", "tune/calling_f1_snp", "tune/calling_f1_indel"}
+                         "tune/calling_fp_gt", "tune/calling_f1_snp", "tune/calling_f1_indel",
+                         "tune/calling_recall_snp", "tune/calling_recall_indel"}
   assert all(0.0 <= v <= 1.0 for k, v in scores.items() if k != "tune/calling_fp_gt")
   # Two truth SNPs; recall is 0, 0.5 or 1 depending on what the untrained model calls.
   assert scores["tune/calling_recall"] in (0.0, 0.5, 1.0)
