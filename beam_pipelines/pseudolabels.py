@@ -61,7 +61,7 @@ def read_calls(path: str) -> tuple:
         gq = sample.get("GQ") if "GQ" in rec.format else None
         sites.append(core.CalledSite(rec.contig, rec.start, rec.stop,
                                      tuple(sample.get("GT") or (None,)), gq,
-                                     str(rec).rstrip("\n")))
+                                     str(rec).rstrip("\n"), "RefCall" in rec.filter.keys()))
     except (OSError, ValueError) as e:
       where = f"{sites[-1].contig}:{sites[-1].start + 1}" if sites else "the first record"
       raise PseudolabelError(f"--calls {path}: unreadable record after {where} ({e})") \
@@ -88,7 +88,7 @@ def run(args) -> dict:
     chosen = core.select(sites, min_gq=args.min_gq, top_fraction=args.top_fraction)
   except ValueError as e:
     raise flags.UsageError(str(e)) from None
-  variants = [s for s in chosen.kept if core.genotype_class(s.genotype) != core.HOM_REF]
+  variants = [s for s in chosen.kept if core.site_class(s) != core.HOM_REF]
   os.makedirs(out, exist_ok=True)
   n = vcf_output.write_vcf(paths[0], header, [[s.line for s in variants]])
   bed = "".join(f"{c}\t{s}\t{e}\n" for c, s, e in core.confident_spans(chosen.kept, contigs))

@@ -8,7 +8,8 @@ called hom-ref (FILTER RefCall), het or hom-alt with a GQ.
 Selection, per class (hom-ref, het, hom-alt), so the labels keep the calls' class balance
 (one global GQ cut would keep mostly easy hom-alts and almost no hard hom-refs): the calls with
 GQ >= ``min_gq``, and of those the ``top_fraction`` with the highest GQ (ties broken by
-position, so the choice is deterministic). No-calls (``./.``) are never labels.
+position, so the choice is deterministic). A RefCall is a hom-ref call even when written
+``./.``; any other no-call is never a label.
 
 What it writes is what make_examples' training mode reads: the kept het and hom-alt calls as
 the truth VCF, and the spans of every kept call (hom-ref ones included) as the confident
@@ -34,6 +35,13 @@ class CalledSite:
   genotype: Tuple[Optional[int], ...]
   gq: Optional[int]
   line: str
+  refcall: bool = False   # FILTER RefCall: the model's call is hom-ref, whatever GT says
+
+
+def site_class(site: CalledSite) -> Optional[int]:
+  """The model's call: a RefCall is hom-ref even when written ``./.`` (DeepVariant writes a
+  RefCall with GQ < 20 as ``./.``; it is still the model's best guess, with its GQ)."""
+  return HOM_REF if site.refcall else genotype_class(site.genotype)
 
 
 def genotype_class(genotype: Sequence[Optional[int]]) -> Optional[int]:
@@ -69,7 +77,7 @@ def select(sites: Sequence[CalledSite], *, min_gq: int = 0,
     raise ValueError(f"--min_gq={min_gq}: must be >= 0")
   by_class: Dict[int, List[int]] = {c: [] for c in CLASS_NAMES}
   for i, s in enumerate(sites):
-    c = genotype_class(s.genotype)
+    c = site_class(s)
     if c is not None:
       by_class[c].append(i)
   keep = set()

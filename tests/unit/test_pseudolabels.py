@@ -47,6 +47,10 @@ def test_selection_per_class_keeps_balance_and_skips_no_calls():
   assert s.counts_kept == {"hom_ref": 1, "het": 2, "hom_alt": 1}
   assert s.min_gq_kept == {"hom_ref": 50, "het": 35, "hom_alt": 60}
   assert core.genotype_class((1, 2)) == core.HET and core.genotype_class((0,)) is None
+  # A RefCall written ./. (GQ < 20) is still a hom-ref call; a plain ./. is not a label.
+  refcall = core.CalledSite("chr20", 1000, 1001, (None, None), 12, "", refcall=True)
+  assert core.site_class(refcall) == core.HOM_REF
+  assert core.select([refcall], top_fraction=1.0).counts_kept["hom_ref"] == 1
   with pytest.raises(ValueError, match="top_fraction"):
     core.select(sites, top_fraction=0)
 
@@ -71,7 +75,7 @@ def test_cli_writes_truth_and_confident_regions(tmp_path, capsys):
                      "chr20\t10000699\t10000700"]
   record = json.load(open(os.path.join(out, "pseudolabels.json")))
   assert record["kept"] == {"hom_ref": 1, "het": 1, "hom_alt": 1}
-  assert "kept hom_ref 1/3, het 1/3, hom_alt 1/1" in capsys.readouterr().out
+  assert "kept hom_ref 1/4, het 1/3, hom_alt 1/1" in capsys.readouterr().out
   # A rerun without --overwrite refuses to replace the labels.
   with pytest.raises(SystemExit) as e:
     pseudolabels.main(argv)
