@@ -81,3 +81,17 @@ def test_cli_writes_truth_and_confident_regions(tmp_path, capsys):
     pseudolabels.main(argv)
   assert e.value.code == 2
   assert "--overwrite" in capsys.readouterr().err
+
+
+def test_missing_or_damaged_calls_are_one_line(tmp_path, capsys):
+  out = str(tmp_path / "p")
+  for calls, message in ((str(tmp_path / "nope.vcf.gz"), "no such file"),
+                         (str(tmp_path / "bad.vcf"), "not a readable VCF")):
+    if "bad" in calls:
+      open(calls, "w").write("this is not a VCF\n")
+    with pytest.raises(SystemExit) as e:
+      pseudolabels.main(["--calls", calls, "--ref", giab.REF, "--output_dir", out])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and calls in err[0] and message in err[0], err
+    assert not os.path.exists(os.path.join(out, "truth.vcf.gz"))

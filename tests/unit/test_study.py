@@ -95,3 +95,19 @@ def test_cli_smoke_two_folds_resumes_and_refuses_other_settings(tmp_path, capsys
     study.main(_argv(config, out, folds=3))
   assert e.value.code == 2
   assert "holds a study with other folds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"--backbones": "tiny,resnet9000"}, r"--backbones=tiny,resnet9000: unknown \['resnet9000'\]"),
+    ({"--baseline": "inception_v3"}, r"--baseline=inception_v3: not one of --backbones"),
+    ({"--folds": "9"}, r"--folds=9: the examples form only \d+ separate regions"),
+])
+def test_bad_study_flags_are_one_line_and_exit_2(tmp_path, capsys, change, message):
+  config = data.write_dataset(str(tmp_path / "d"), "all", 12, shape=(40, 45, 7), seed=3)
+  argv = [a for a in _argv(config, str(tmp_path / "s")) if a.split("=")[0] not in change]
+  argv += [f"{k}={v}" for k, v in change.items()]
+  with pytest.raises(SystemExit) as e:
+    study.main(argv)
+  assert e.value.code == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and __import__("re").search(message, err[0]), err

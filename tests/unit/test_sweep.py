@@ -82,3 +82,17 @@ def test_cli_writes_rows_chooses_resumes_and_flags(base, tmp_path, capsys):
   choice = json.load(open(os.path.join(strict, sweep.CHOICE_JSON)))
   assert choice["chosen"] is None and len(choice["flagged"]) == 2
   assert "no trial chosen" in capsys.readouterr().out
+
+
+def test_a_sweep_needs_a_base_model_and_known_modes(base, tmp_path, capsys):
+  sets, init = base
+  argv = [a for a in _argv(sets, init, str(tmp_path / "s")) if "init_checkpoint" not in a]
+  with pytest.raises(SystemExit) as e:
+    sweep.main(argv)
+  assert e.value.code == 2
+  assert "--config.init_checkpoint: a fine-tuning sweep starts from a base model" in \
+      capsys.readouterr().err
+  with pytest.raises(SystemExit) as e:
+    sweep.main(_argv(sets, init, str(tmp_path / "t"), "--fine_tune_modes=whole,frozen"))
+  assert e.value.code == 2
+  assert "--fine_tune_modes=whole,frozen: unknown ['frozen']" in capsys.readouterr().err
