@@ -39,8 +39,6 @@ _startup.interrupt_exits_quietly('study')
 
 import argparse
 import copy
-import csv
-import io
 import json
 import math
 import os
@@ -52,6 +50,7 @@ from schemas import _files
 from schemas import dataset_config as dataset_config_lib
 from schemas import errors
 from trainer import cli
+from trainer import experiment_runs
 from trainer import study_folds
 from trainer import study_stats
 
@@ -194,24 +193,7 @@ def score_fold(experiment_dir: str, test_config: str, batch_size: int) -> Dict[s
   return study_stats.fold_scores(np.concatenate(labels), np.concatenate(probs))
 
 
-# ---- tables and figure -----------------------------------------------------------------------
-def _read_rows(path: str) -> List[Dict[str, str]]:
-  if not os.path.exists(path):
-    return []
-  with open(path, newline="") as f:
-    return list(csv.DictReader(f))
-
-
-def _write_rows(path: str, rows: Sequence[Dict[str, object]], columns: Sequence[str]) -> None:
-  text = io.StringIO()
-  writer = csv.DictWriter(text, fieldnames=list(columns), extrasaction="ignore",
-                          lineterminator="\n")
-  writer.writeheader()
-  for row in rows:
-    writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-  _files.atomic_write_bytes(path, text.getvalue().encode())
-
-
+# ---- figure -----------------------------------------------------------------------------------
 def write_figure(path: str, rows: Sequence[Dict[str, str]], folds: int) -> None:
   import matplotlib
   matplotlib.use("Agg")
@@ -256,30 +238,22 @@ def run(args, base_cfg, log=print) -> Dict[str, object]:
               "folds": args.folds, "steps_per_fold": args.steps_per_fold,
               "config": base_cfg.to_dict(), "region_size": args.region_size,
               "min_gap": args.min_gap, "tune_fraction": args.tune_fraction, "seed": args.seed}
-  settings_path = os.path.join(out, STUDY_JSON)
-  if os.path.exists(settings_path):
-    with open(settings_path) as f:
-      before = json.load(f)
-    changed = sorted(k for k in settings if before.get(k) != settings[k])
-    if changed:
-      raise StudyError(f"--experiment_dir={out}: holds a study with other {', '.join(changed)}; "
-                       "its rows would not compare with this one's (use a new directory)")
-  else:
-    info = inp.inspect_dataset(args.dataset_config_pbtxt)  # checks before writing anything
-    _files.atomic_write_bytes(settings_path, json.dumps(settings, indent=1).encode())
   folder = os.path.join(out, "folds")
-  if os.path.exists(os.path.join(folder, "plan.json")):
-    with open(os.path.join(folder, "plan.json")) as f:
+  plan_path = os.path.join(folder, "plan.json")
+  info = None if os.path.exists(plan_path) else inp.inspect_dataset(args.dataset_config_pbtxt)
+  experiment_runs.claim_settings(os.path.join(out, STUDY_JSON), settings, "study")
+  if info is None:
+    with open(plan_path) as f:
       plan = json.load(f)
   else:
-    info = inp.inspect_dataset(args.dataset_config_pbtxt)
     plan = write_folds(info, folder, args)
   log(f"{PROG}: {plan['examples']} examples in {plan['blocks']} regions -> {plan['folds']} "
       f"folds of {plan['examples_per_fold']}")
   csv_path = os.path.join(out, STUDY_CSV)
-  rows = _read_rows(csv_path)
+  rows = experiment_runs.read_rows(csv_path)
   done = {(r["backbone"], int(r["fold"])) for r in rows}
   columns = ["backbone", "fold", "weights", "best_step", *study_stats.METRICS, "num_examples"]
+  weights: Dict[str, int] = {}
   for backbone in backbones:
     for k in range(args.folds):
       if (backbone, k) in done:
@@ -290,17 +264,19 @@ def run(args, base_cfg, log=print) -> Dict[str, object]:
       exp = os.path.join(out, "runs", backbone, f"fold-{k}")
       result = loop.Experiment(cfg, exp, log=lambda line: None).run()
       scores = score_fold(exp, os.path.join(folder, f"fold-{k}-test.pbtxt"), cfg.batch_size)
-      bundle = models.build_model(backbone, inp.inspect_dataset(cfg.tune_dataset_pbtxt).shape)
-      row = {"backbone": backbone, "fold": k, "weights": bundle.model.count_params(),
+      if backbone not in weights:  # one build per backbone, only to count its weights
+        weights[backbone] = models.build_model(
+            backbone, inp.inspect_dataset(cfg.tune_dataset_pbtxt).shape).model.count_params()
+      row = {"backbone": backbone, "fold": k, "weights": weights[backbone],
              "best_step": result.best_step, **scores}
       rows.append({key: str(v) if not isinstance(v, float) else f"{v:.6g}"
                    for key, v in row.items()})
-      _write_rows(csv_path, rows, columns)
+      experiment_runs.write_rows(csv_path, rows, columns)
       log(f"{PROG}: {backbone} fold {k}: weighted F1 {scores['f1_weighted']:.4f} on "
           f"{int(scores['num_examples'])} held-out examples (best step {result.best_step} of "
           f"{result.final_step})")
   summary = study_stats.summarize(rows, baseline)
-  _write_rows(os.path.join(out, SUMMARY_CSV), summary,
+  experiment_runs.write_rows(os.path.join(out, SUMMARY_CSV), summary,
               ["backbone", "metric", "folds", "mean", "sd", "mean_diff_vs_baseline",
                "wilcoxon_p", "ttest_p"])
   write_figure(os.path.join(out, FIGURE), rows, args.folds)
@@ -315,24 +291,13 @@ def run(args, base_cfg, log=print) -> Dict[str, object]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  from trainer import train as train_lib
-  argv = list(sys.argv[1:] if argv is None else argv)
   parser = build_parser()
-  try:
-    rest, overrides = train_lib.split_config_overrides(argv)
-  except ValueError as e:
-    parser.error(str(e))
-  args = parser.parse_args(rest)
-  placeholders = [("train_dataset_pbtxt", args.dataset_config_pbtxt),
-                  ("tune_dataset_pbtxt", args.dataset_config_pbtxt)]
-  try:
-    base_cfg = train_lib.resolve_config(args.config, placeholders + overrides)
-  except (ValueError, KeyError) as e:
-    parser.error(str(e).strip("'\""))
+  # The config's train/tune datasets are set per fold; validation wants them non-empty.
+  args, base_cfg = experiment_runs.parse_flags_and_config(
+      parser, argv, [("train_dataset_pbtxt", "(per fold)"), ("tune_dataset_pbtxt", "(per fold)")])
   cli.quiet_tensorflow()
   cli.run_main(PROG, lambda: run(args, base_cfg))
   return errors.EXIT_OK
-
 
 if __name__ == "__main__":
   sys.exit(main())

@@ -35,8 +35,6 @@ _startup.interrupt_exits_quietly('sweep')
 
 import argparse
 import copy
-import csv
-import io
 import json
 import os
 import sys
@@ -46,6 +44,7 @@ from schemas import _files
 from schemas import errors
 from trainer import cli
 from trainer import configs
+from trainer import experiment_runs
 from trainer import sweep_rules
 
 PROG = "sweep"
@@ -108,25 +107,13 @@ def _f(value) -> str:
   return "n/a" if value is None else f"{float(value):.4f}"
 
 
-def _write_csv(path: str, rows) -> None:
-  text = io.StringIO()
-  w = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
-  w.writeheader()
-  for r in rows:
-    w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-  _files.atomic_write_bytes(path, text.getvalue().encode())
-
-
 def _read_csv(path: str) -> List[Dict[str, object]]:
-  if not os.path.exists(path):
-    return []
-  rows = []
-  with open(path, newline="") as f:
-    for r in csv.DictReader(f):
-      r["flagged"] = r["flagged"] == "True"
-      for k in ("value", "base_value"):
-        r[k] = float(r[k]) if r[k] not in ("", "None") else None
-      rows.append(r)
+  """sweep.csv's rows with the flag and the metric values typed back."""
+  rows = experiment_runs.read_rows(path)
+  for r in rows:
+    r["flagged"] = r["flagged"] == "True"
+    for k in ("value", "base_value"):
+      r[k] = float(r[k]) if r[k] not in ("", "None") else None
   return rows
 
 
@@ -149,16 +136,7 @@ def run(args, base_cfg, log=print) -> Dict[str, object]:
   os.makedirs(out, exist_ok=True)
   settings = {"config": base_cfg.to_dict(), "trials": [t.name for t in trials],
               "max_recall_drop": args.max_recall_drop}
-  settings_path = os.path.join(out, SETTINGS_JSON)
-  if os.path.exists(settings_path):
-    with open(settings_path) as f:
-      before = json.load(f)
-    changed = sorted(k for k in settings if before.get(k) != settings[k])
-    if changed:
-      raise SweepError(f"--experiment_dir={out}: holds a sweep with other {', '.join(changed)}; "
-                       "use a new directory")
-  else:
-    _files.atomic_write_bytes(settings_path, json.dumps(settings, indent=1).encode())
+  experiment_runs.claim_settings(os.path.join(out, SETTINGS_JSON), settings, "sweep")
   metric = base_cfg.best_checkpoint_metric
   csv_path = os.path.join(out, SWEEP_CSV)
   rows = _read_csv(csv_path)
@@ -177,7 +155,7 @@ def run(args, base_cfg, log=print) -> Dict[str, object]:
         {t: row[f"drop_{t}"] for t in sweep_rules.TYPES if row[f"drop_{t}"] is not None},
         args.max_recall_drop))
     rows.append(row)
-    _write_csv(csv_path, rows)
+    experiment_runs.write_rows(csv_path, rows, COLUMNS)
     drops = ", ".join(f"{t.upper()} recall {_f(row[f'base_recall_{t}'])} -> "
                       f"{_f(row[f'recall_{t}'])}" for t in sweep_rules.TYPES)
     log(f"{PROG}: {trial.name}: {metric} {_f(row['base_value'])} (base) -> {_f(row['value'])} "
@@ -204,22 +182,10 @@ def run(args, base_cfg, log=print) -> Dict[str, object]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  from trainer import train as train_lib
-  argv = list(sys.argv[1:] if argv is None else argv)
-  parser = build_parser()
-  try:
-    rest, overrides = train_lib.split_config_overrides(argv)
-  except ValueError as e:
-    parser.error(str(e))
-  args = parser.parse_args(rest)
-  try:
-    base_cfg = train_lib.resolve_config(args.config, overrides)
-  except (ValueError, KeyError) as e:
-    parser.error(str(e).strip("'\""))
+  args, base_cfg = experiment_runs.parse_flags_and_config(build_parser(), argv)
   cli.quiet_tensorflow()
   cli.run_main(PROG, lambda: run(args, base_cfg))
   return errors.EXIT_OK
-
 
 if __name__ == "__main__":
   sys.exit(main())

@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -110,4 +111,4 @@ def test_bad_study_flags_are_one_line_and_exit_2(tmp_path, capsys, change, messa
     study.main(argv)
   assert e.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()
-  assert len(err) == 1 and __import__("re").search(message, err[0]), err
+  assert len(err) == 1 and re.search(message, err[0]), err
