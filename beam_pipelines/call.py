@@ -323,10 +323,10 @@ def check_model_against_examples(model_info: example_info_lib.ExampleInfo, model
 def check_variant_against_reference(variant: variants_pb2.Variant, reference: fasta_io.FastaReader,
                                     source: str) -> None:
   """Refuses a candidate that cannot come from ``reference`` (contig, bounds, REF bases)."""
-  contigs = reference.contig_lengths()
-  length = contigs.get(variant.reference_name)
+  length = reference.length(variant.reference_name)
   where = f"{source}: candidate {variant.reference_name}:{variant.start + 1}"
   if length is None:
+    contigs = reference.contig_lengths()
     if contig_names.naming_hint([variant.reference_name], contigs):  # same genome, other names
       contig_names.check_contig_names([variant.reference_name], contigs, f"--examples {source}",
                                       f"--ref {reference.path}")

@@ -13,7 +13,7 @@ shared storage). A bgzipped FASTA also needs its ``.gzi``.
 from __future__ import annotations
 
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import pysam
 
@@ -55,6 +55,10 @@ class FastaReader:
   def contig_lengths(self) -> Dict[str, int]:
     """Contig name -> length, in FASTA (index) order, which is the processing order (2.2.6)."""
     return dict(self._lengths)
+
+  def length(self, contig: str) -> Optional[int]:
+    """The contig's length; None when the reference lacks it."""
+    return self._lengths.get(contig)
 
   def window(self, contig: str, start: int, end: int) -> RefWindow:
     """Upper-case bases of ``[start, end)`` (0-based half-open), clipped to the contig.
