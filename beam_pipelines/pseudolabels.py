@@ -91,13 +91,13 @@ def run(args) -> dict:
   variants = [s for s in chosen.kept if core.site_class(s) != core.HOM_REF]
   os.makedirs(out, exist_ok=True)
   n = vcf_output.write_vcf(paths[0], header, [[s.line for s in variants]])
-  bed = "".join(f"{c}\t{s}\t{e}\n" for c, s, e in core.confident_spans(chosen.kept, contigs))
+  spans = core.confident_spans(chosen.kept, contigs)
+  bed = "".join(f"{c}\t{s}\t{e}\n" for c, s, e in spans)
   _files.atomic_write_bytes(paths[2], bed.encode())
   record = {"calls": os.path.abspath(args.calls), "min_gq": args.min_gq,
             "top_fraction": args.top_fraction, "offered": chosen.counts_in,
             "kept": chosen.counts_kept, "lowest_gq_kept": chosen.min_gq_kept,
-            "truth_variants": n, "confident_bp": sum(e - s for _, s, e in
-                                                     core.confident_spans(chosen.kept, contigs))}
+            "truth_variants": n, "confident_bp": sum(e - s for _, s, e in spans)}
   _files.atomic_write_bytes(paths[3], (json.dumps(record, indent=1) + "\n").encode())
   return record
 

@@ -62,10 +62,11 @@ class CallingTuner:
   """Holds the region's examples and truth; ``score(model)`` returns the calling metrics."""
 
   def __init__(self, examples: str, truth_vcf: str, confident_bed: str, ref: str,
-               regions: str, every: int = 1, batch_size: int = 256,
+               regions: str, every: int = 1, batch_size: Optional[int] = None,
                log: Optional[Callable[[str], None]] = None):
     call_lib, evaluate_lib, _, _ = _calling_modules()
     self._call_lib = call_lib
+    batch_size = batch_size or call_lib.DEFAULT_BATCH_SIZE
     self.files = call_lib.resolve_examples(examples)
     self.info, self.info_path = call_lib.examples_info(self.files)
     if self.info.shape is None:
