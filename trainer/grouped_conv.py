@@ -2,7 +2,7 @@
 
 Why: RegNet (and ResNeXt) are built of grouped convolutions. tf_keras's ``Conv2D(groups>1)``
 runs them through an XLA-jit-compiled op (a workaround in keras' base_conv.py for CPU support,
-b/213173659), and on CPU that op, forward and backward, is 100-300x slower than the same
+b/213173659), and on CPU that op, forward and backward, is 60-300x slower than the same
 arithmetic as ordinary convolutions. Measured on this project's 2-core machine, batch 64,
 RegNetY002's 3x3 grouped convs on [100, 221, 7] pileups, one training step of one layer:
 keras 0.74-2.1 s, split form 4-12 ms (bench/RESULTS.md "Backbones"). So a tf_keras RegNetY002

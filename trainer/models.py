@@ -100,7 +100,7 @@ def convnext_tiny(input_shape):
 @register("regnety_002")
 def regnety_002(input_shape):
   """RegNetY-200MF (keras.applications), the CPU-size RegNetY: its grouped 3x3 convolutions
-  computed group by group (``trainer.grouped_conv``), since keras' grouped op is 100-300x
+  computed group by group (``trainer.grouped_conv``), since keras' grouped op is 60-300x
   slower on CPU. Same layers, names and weights as keras' model."""
   return grouped_conv.with_split_group_convs(_quiet(
       tf_keras.applications.RegNetY002, include_top=False, weights=None,

@@ -5,8 +5,9 @@ and one-vs-rest ROC-AUC per class (the Mann-Whitney form: the chance a random ex
 class scores higher for it than a random other one; ties count half). Summary: mean and sample
 sd over folds per backbone and metric, and a paired test of each backbone against the
 baseline over the same folds: Wilcoxon signed-rank and paired t (scipy). With K folds the
-smallest two-sided Wilcoxon p-value is 2 / 2**K (0.25 at 3 folds, 0.031 at 5, as in the
-published RegNetY comparison), so a study meant to show a difference needs 5+ folds.
+smallest two-sided Wilcoxon p-value is 2 / 2**K (0.25 at 3 folds, 0.0625 at 5, 0.031 at 6;
+the published RegNetY comparison's p = 0.031), so a study meant to show a difference at 0.05
+needs 6+ folds.
 """
 from __future__ import annotations
 
