@@ -64,8 +64,7 @@ def main(argv=None) -> int:
   for row in rows:
     print(f"| {row['backbone']} | {row['metric']} | {row['mean']} | {row['sd']} | "
           f"{row['mean_diff_vs_baseline']} | {row['wilcoxon_p']} | {row['ttest_p']} |")
-  for step, t in r.timings.items():
-    print(f"step {step}: wall {t['wall_s']:.0f} s, CPU {t['cpu_s']:.0f} s")
+  print("\n".join(cs.timing_table(r.timings)))
   return 0
 
 

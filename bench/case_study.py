@@ -340,6 +340,17 @@ def _summary(values: List[float]) -> str:
   return f"{statistics.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})"
 
 
+def timing_table(timings: Dict[str, Dict[str, float]]) -> List[str]:
+  """Markdown rows: wall and CPU seconds per step (``Runner.timings``) and their total."""
+  lines = ["| Step | Wall s | CPU s |", "|---|---|---|"]
+  for step, t in timings.items():
+    lines.append(f"| {step} | {t['wall_s']:.0f} | {t['cpu_s']:.0f} |")
+  total_w = sum(t["wall_s"] for t in timings.values())
+  total_c = sum(t["cpu_s"] for t in timings.values())
+  lines.append(f"| total | {total_w:.0f} | {total_c:.0f} |")
+  return lines
+
+
 def render(result: dict) -> str:
   lines = ["| Data | Model | Type | Precision | Recall | F1 | Truth |",
            "|---|---|---|---|---|---|---|"]
@@ -353,12 +364,7 @@ def render(result: dict) -> str:
                    f"{_summary([x['precision'] for x in runs])} | "
                    f"{_summary([x['recall'] for x in runs])} | "
                    f"{_summary([x['f1'] for x in runs])} | {runs[0]['truth']} |")
-  lines += ["", "| Step | Wall s | CPU s |", "|---|---|---|"]
-  for step, t in result["timings"].items():
-    lines.append(f"| {step} | {t['wall_s']:.0f} | {t['cpu_s']:.0f} |")
-  total_w = sum(t["wall_s"] for t in result["timings"].values())
-  total_c = sum(t["cpu_s"] for t in result["timings"].values())
-  lines.append(f"| total | {total_w:.0f} | {total_c:.0f} |")
+  lines += [""] + timing_table(result["timings"])
   seeds = ", ".join(map(str, result["seeds"]))
   lines.insert(0, f"Case study ({'smoke' if result.get('smoke') else 'full'} sizes, "
                   f"--config={result['config']}, training seeds {seeds}; F1 as mean (min-max) "

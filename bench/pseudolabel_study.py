@@ -115,8 +115,7 @@ def main(argv=None) -> int:
       s = scores[t]
       print(f"| long HiFi, sim2 (held out) | {model} | {t} | {s['precision']:.4f} | "
             f"{s['recall']:.4f} | {s['f1']:.4f} | {s['truth']} |")
-  for step, t in r.timings.items():
-    print(f"step {step}: wall {t['wall_s']:.0f} s, CPU {t['cpu_s']:.0f} s")
+  print("\n".join(cs.timing_table(r.timings)))
   return 0
 
 
