@@ -37,7 +37,7 @@ ws_min_mapq ws_min_base_quality ws_min_windows_distance ws_max_window_size
 ws_region_expansion_in_bp dbg_min_k dbg_max_k dbg_step_k dbg_min_mapq dbg_min_base_quality
 dbg_min_edge_weight dbg_max_num_paths aln_match aln_mismatch aln_gap_open aln_gap_extend aln_k
 aln_error_rate max_num_mismatches realignment_similarity_threshold kmer_size
-realigner_diagnostics emit_realigned_reads use_fast_pass_aligner
+realigner_diagnostics emit_realigned_reads use_fast_pass_aligner small_model_call_multiallelics
 """.split())
 
 # DeepVariant's shuffle script (tools/shuffle_tfrecords_beam.py).
@@ -50,7 +50,7 @@ POSTPROCESS_VARIANTS = frozenset("""
 ref infile outfile nonvariant_site_tfrecord_path gvcf_outfile qual_filter
 multi_allelic_qual_filter cnn_homref_call_min_gq only_keep_pass sample_name group_variants
 vcf_stats_report use_multiallelic_model debug_output_all_candidates haploid_contigs
-par_regions_bed somatic_variants_path num_partitions partition_size
+par_regions_bed somatic_variants_path num_partitions partition_size small_model_cvo_records
 """.split())
 
 # DeepVariant's call_variants.py / call_variants_keras.py (v1.5, v1.6).

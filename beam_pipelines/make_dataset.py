@@ -47,6 +47,7 @@ PROG = "make_dataset"
 # Size guess for planning shuffle buckets before any example exists: about one example per
 # kb at ~10 KB compressed each. A wrong guess only changes how many passes a bucket needs.
 ESTIMATED_BYTES_PER_BP = 10
+SMALL_MODEL_KEY = "small_model/"  # shuffles[] key prefix of a split's small-model examples
 
 
 def _plan(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str]):
@@ -65,12 +66,18 @@ def _plan(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str]):
   budget = cfg.memory_budget_bytes
   shuffles = {}
   for split in split_list:
-    outputs = se.ShuffleOutputs.for_prefix(cfg.split_prefix(split.name), cfg.num_shards)
-    outputs.preflight(cfg.overwrite, "--output_dir", cfg.output_dir)
     fractions = max(1, len(cfg.downsample_fractions))
     estimate = split.total_bp * ESTIMATED_BYTES_PER_BP * fractions * len(cfg.samples)
-    shuffles[split.name] = (outputs, shuffle_plan.plan_shuffle(
-        cfg.seed, cfg.num_shards, estimate, max(1, budget // workers)))
+    kinds = [(split.name, cfg.split_prefix(split.name), estimate)]
+    if cfg.write_small_model_examples:
+      # ~0.5 KB per small-model example; the same seed, so the same shuffle rule.
+      kinds.append((SMALL_MODEL_KEY + split.name, cfg.small_model_split_prefix(split.name),
+                    max(1, estimate // 20)))
+    for key, prefix, size in kinds:
+      outputs = se.ShuffleOutputs.for_prefix(prefix, cfg.num_shards)
+      outputs.preflight(cfg.overwrite, "--output_dir", cfg.output_dir)
+      shuffles[key] = (outputs, shuffle_plan.plan_shuffle(
+          cfg.seed, cfg.num_shards, size, max(1, budget // workers)))
   return split_list, jobs, shuffles
 
 
@@ -83,17 +90,28 @@ def build_pipeline(p: beam.Pipeline, cfg: config_lib.MakeDatasetConfig, split_li
                    shuffles) -> None:
   """One pipeline for every split and sample; identical for every runner."""
   for split in split_list:
-    parts = []
+    parts, small_parts = [], []
     for sp, sample, me_cfg, plan, opts in jobs:
       if sp.name != split.name:
         continue
-      parts.append(p | f"Examples[{split.name}/{sample.name}]" >> MakeExampleRecords(
+      made = p | f"Examples[{split.name}/{sample.name}]" >> MakeExampleRecords(
           plan.units, me_cfg.ref, me_cfg.reads, me_cfg.truth_variants,
-          me_cfg.confident_regions, opts, label=f"{PROG}[{split.name}/{sample.name}]"))
+          me_cfg.confident_regions, opts, label=f"{PROG}[{split.name}/{sample.name}]",
+          small_model=cfg.write_small_model_examples)
+      if cfg.write_small_model_examples:
+        parts.append(made["examples"])
+        small_parts.append(made["small_model"])
+      else:
+        parts.append(made)
     records = parts | f"Samples[{split.name}]" >> beam.Flatten()
     outputs, plan = shuffles[split.name]
     _ = records | f"Shuffle[{split.name}]" >> se.ShuffleExamples(plan, outputs,
                                                                  source=split.name)
+    if small_parts:
+      small_outputs, small_plan = shuffles[SMALL_MODEL_KEY + split.name]
+      _ = (small_parts | f"SmallModelSamples[{split.name}]" >> beam.Flatten()
+           | f"ShuffleSmallModel[{split.name}]" >> se.ShuffleExamples(
+               small_plan, small_outputs, source=f"{split.name} small-model examples"))
     if cfg.keep_unshuffled:
       _ = records | f"KeepUnshuffled[{split.name}]" >> beam.io.WriteToTFRecord(
           os.path.join(cfg.split_dir(split.name), "unshuffled", split.name),
@@ -127,6 +145,12 @@ def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
       except se.LabelQaFailure as e:
         raise flags.UsageError(f"split {split.name!r}: {e}") from None
       checked[split.name] = (summary, shape, qa)
+      if cfg.write_small_model_examples:
+        small_summary = shuffles[SMALL_MODEL_KEY + split.name][0].read_summary()
+        # Hom-ref candidates are rare in clean data: imbalance is expected here, so it warns.
+        checked[SMALL_MODEL_KEY + split.name] = (
+            small_summary, se.check_summary_shapes(small_summary),
+            se.run_label_qa(small_summary, require_labels=False, allow_imbalance=True))
     for split in split_list:
       outputs, plan = shuffles[split.name]
       summary, shape, qa = checked[split.name]
@@ -145,6 +169,10 @@ def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
                         "bucket_budget_bytes": plan.bucket_budget_bytes,
                         "regions": list(split.literals())})
       results[split.name] = manifest
+      if cfg.write_small_model_examples:
+        results[split.name]["small_model"] = _commit_small_model(
+            cfg, split, shuffles[SMALL_MODEL_KEY + split.name],
+            checked[SMALL_MODEL_KEY + split.name], command)
   finally:
     for outputs, _ in shuffles.values():
       outputs.abort()
@@ -158,6 +186,29 @@ def run(cfg: config_lib.MakeDatasetConfig, beam_args: Sequence[str],
   fs.write_bytes(os.path.join(cfg.output_dir, "make_dataset.summary.json"),
                  (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode())
   return summary
+
+
+def _commit_small_model(cfg, split, shuffle, checked, command: str) -> Dict[str, Any]:
+  """Commits one split's shuffled small-model examples with their dataset_config.pbtxt and
+  manifest; returns what the summary prints about them."""
+  outputs, plan = shuffle
+  summary, shape, qa = checked
+  shards = outputs.shard_infos()
+  outputs.commit_shards(shards)
+  config_path = cfg.small_model_config_path(split.name)
+  from schemas import manifest as manifest_lib
+  manifest = se.write_dataset_files(
+      name=split.name, config_path=config_path,
+      manifest_path=manifest_lib.manifest_path_for_config(config_path),
+      input_pattern_list=" ".join(f"{s.name}:{','.join(s.reads)}" for s in cfg.samples),
+      outputs=outputs, shards=shards, summary=summary, image_shape=None, channels=None,
+      seed=cfg.seed, command_line=command, qa=qa,
+      shuffle_info={"num_buckets": plan.num_buckets,
+                    "buckets_per_shard": plan.buckets_per_shard,
+                    "bucket_budget_bytes": plan.bucket_budget_bytes,
+                    "regions": list(split.literals())})
+  return {"dataset_config": config_path, "num_examples": manifest["num_examples"],
+          "class_counts": manifest["class_counts"], "features": shape[0] if shape else None}
 
 
 def _manifest_path(cfg, split: str) -> str:
@@ -178,6 +229,11 @@ def _print_summary(summary: Dict[str, Any], cfg: config_lib.MakeDatasetConfig) -
     for w in m["label_qa_warnings"]:
       print(f"{PROG}:   {name}: LABEL QA WARNING: {w}")
     print(f"{PROG}:   {name}: {cfg.config_path(name)}")
+    small = m.get("small_model")
+    if small:
+      classes = ", ".join(f"{k}: {v}" for k, v in small["class_counts"].items())
+      print(f"{PROG}:   {name}: small model: {small['num_examples']} examples of "
+            f"{small['features']} features; classes {classes}; {small['dataset_config']}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

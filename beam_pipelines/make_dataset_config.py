@@ -70,6 +70,7 @@ class MakeDatasetConfig:
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
   split_skip_reads: bool = False
+  write_small_model_examples: bool = True
   pileup_image_height: int = 100
   pileup_image_width: int = 221
   sequencing_type: str = ""
@@ -109,6 +110,16 @@ class MakeDatasetConfig:
   def config_path(self, split: str) -> str:
     return os.path.join(self.split_dir(split), "dataset_config.pbtxt")
 
+  # The small model's examples of a split: <output_dir>/small_model/<split>/...
+  def small_model_split_dir(self, split: str) -> str:
+    return os.path.join(self.output_dir, "small_model", split)
+
+  def small_model_split_prefix(self, split: str) -> str:
+    return os.path.join(self.small_model_split_dir(split), split)
+
+  def small_model_config_path(self, split: str) -> str:
+    return os.path.join(self.small_model_split_dir(split), "dataset_config.pbtxt")
+
   def examples_config(self, sample: SampleSpec,
                       regions: Tuple[str, ...]) -> me_config.MakeExamplesConfig:
     """make_examples' config for one sample over one split's regions (training mode)."""
@@ -128,6 +139,7 @@ class MakeDatasetConfig:
         vsc_min_fraction_indels=self.vsc_min_fraction_indels,
         alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align,
         split_skip_reads=self.split_skip_reads, pileup_image_height=self.pileup_image_height,
+        write_small_model_examples=self.write_small_model_examples,
         pileup_image_width=self.pileup_image_width)
 
 
@@ -168,6 +180,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   flags.add_bool(parser, "split_skip_reads", False,
                  "cut spliced reads (CIGAR N) into their aligned blocks (see make_examples)")
   a("--sequencing_type", default="", help="WGS, WES or TRIO")
+  flags.add_bool(parser, "write_small_model_examples", True,
+                 "also write the small model's labeled examples, shuffled and split like the "
+                 "pileups, under <output_dir>/small_model/<split>/")
   # Candidate thresholds: the calling run must use the same ones as the training data (a
   # model never shown 1-read candidates calls their sequencing errors variants).
   a("--vsc_min_count_snps", type=int, default=2)
@@ -195,6 +210,7 @@ def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
       labeler_algorithm=args.labeler_algorithm, realign_reads=args.realign_reads,
       alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
       split_skip_reads=args.split_skip_reads,
+      write_small_model_examples=args.write_small_model_examples,
       pileup_image_height=args.pileup_image_height or 100,
       pileup_image_width=args.pileup_image_width or 221,
       sequencing_type=args.sequencing_type.upper(),

@@ -48,7 +48,9 @@ from beam_pipelines.io import filesystem as fs
 from beam_pipelines.io import make_examples_inputs as inputs
 from beam_pipelines.io.example_outputs import ExampleOutputs
 from beam_pipelines.transforms.make_examples import MakeExamples
+from beam_pipelines.core.small_model_cascade import SmallModelOptions
 from schemas import channels as channel_rules
+from schemas import small_model
 
 PROG = "make_examples"
 log = logging.getLogger("pileflow.make_examples")
@@ -85,17 +87,59 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
       alt_aligned=AltAlignedOptions(cfg.alt_aligned_pileup, cfg.types_to_alt_align,
                                     (realigner or RealignerOptions()).aln),
       split_skip_reads=cfg.split_skip_reads,
+      small_model=small_model_options(cfg),
       gvcf=GvcfOptions(gq_resolution=cfg.gvcf_gq_binsize,
                        include_med_dp=cfg.include_med_dp).validate() if cfg.gvcf else None)
 
 
+def small_model_options(cfg: config_lib.MakeExamplesConfig) -> Optional[SmallModelOptions]:
+  """The cascade's options; loads --trained_small_model_path (UsageError naming it when it is
+  missing or not a small model), so a bad model stops the run before any work."""
+  if not (cfg.write_small_model_examples or cfg.call_small_model_examples):
+    return None
+  model = None
+  if cfg.call_small_model_examples:
+    try:
+      model = small_model.load(cfg.trained_small_model_path)
+    except small_model.SmallModelError as e:
+      raise flags.UsageError(str(e)) from None
+  try:
+    return SmallModelOptions(
+        write_examples=cfg.write_small_model_examples, model=model,
+        snp_gq_threshold=cfg.small_model_snp_gq_threshold,
+        indel_gq_threshold=cfg.small_model_indel_gq_threshold,
+        vaf_context_window_size=cfg.small_model_vaf_context_window_size)
+  except ValueError as e:
+    raise flags.UsageError(str(e)) from None
+
+
+def side_outputs(cfg: config_lib.MakeExamplesConfig) -> Dict[str, ExampleOutputs]:
+  """The run's outputs beside --examples, by side-output name (see transforms/make_examples):
+  --gvcf blocks, --write_small_model_examples examples, the cascade's calls."""
+  out = {}
+  if cfg.gvcf:
+    out["gvcf"] = ExampleOutputs.for_spec(cfg.gvcf, examples=False)
+  if cfg.small_model_examples:
+    out["small_model"] = ExampleOutputs.for_spec(cfg.small_model_examples, examples=False)
+  if cfg.small_model_calls:
+    out["small_model_calls"] = ExampleOutputs.for_spec(cfg.small_model_calls, examples=False)
+  return out
+
+
+SIDE_FLAGS = {"gvcf": "--gvcf", "small_model": "--write_small_model_examples",
+              "small_model_calls": "--call_small_model_examples"}
+SIDE_WHAT = {"gvcf": "gVCF records", "small_model": "small-model examples",
+             "small_model_calls": "small-model calls"}
+
+
 def build_pipeline(p: beam.Pipeline, cfg: config_lib.MakeExamplesConfig,
                    plan: inputs.MakeExamplesPlan, opts: ExampleMakerOptions,
-                   outputs: ExampleOutputs, gvcf_outputs: Optional[ExampleOutputs] = None):
+                   outputs: ExampleOutputs,
+                   side: Optional[Dict[str, ExampleOutputs]] = None):
   """The pipeline, identical for every runner (launch/ submits this same construction)."""
   return p | "MakeExamples" >> MakeExamples(
       plan.units, cfg.ref, cfg.reads, cfg.truth_variants, cfg.confident_regions, opts, outputs,
-      gvcf_outputs)
+      side if side is not None else side_outputs(cfg))
 
 
 def _summary(cfg, plan, outputs: ExampleOutputs, infos: List[Dict], seconds: float,
@@ -144,8 +188,14 @@ def _print_summary(summary: Dict) -> None:
         f"{c.get(counters.TRUTH_FALSE_NEGATIVES, 0)}")
   for shard in summary["shards"]:
     print(f"{PROG}:   wrote {shard['path']} ({shard['examples']} examples)")
-  for shard in summary.get("gvcf", []):
-    print(f"{PROG}:   wrote {shard['path']} ({shard['records']} gVCF records)")
+  if c.get(counters.SMALL_MODEL_SCORED):
+    print(f"{PROG}:   small model: called {c.get(counters.SMALL_MODEL_CALLED, 0)} of "
+          f"{c.get(counters.CANDIDATES, 0)} candidates (scored "
+          f"{c[counters.SMALL_MODEL_SCORED]}); CNN: {c.get(counters.CNN_CANDIDATES, 0)} "
+          "candidates get pileups")
+  for name, what in SIDE_WHAT.items():
+    for shard in summary.get(name, []):
+      print(f"{PROG}:   wrote {shard['path']} ({shard['records']} {what})")
 
 
 def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
@@ -157,28 +207,29 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   started = time.time()
   outputs = ExampleOutputs.for_spec(cfg.examples)
   outputs.preflight(cfg.overwrite)
-  gvcf_outputs = ExampleOutputs.for_spec(cfg.gvcf, examples=False) if cfg.gvcf else None
-  if gvcf_outputs is not None:
-    gvcf_outputs.preflight(cfg.overwrite, flag="--gvcf")
+  side = side_outputs(cfg)
+  for name, out in side.items():
+    out.preflight(cfg.overwrite, flag=SIDE_FLAGS[name])
   new_dir = not fs.exists(fs.dirname(outputs.final_paths[0]) or ".")
+  small_model_options(cfg)  # a bad --trained_small_model_path stops the run before planning
   plan = inputs.plan(cfg)
   opts = maker_options(cfg, plan.sample_name)
   log.info("%s: %d partitions in %d work units over %s bp -> %d shard(s)", PROG,
            plan.num_partitions, len(plan.units), f"{plan.total_bp:,}", outputs.num_shards)
   try:
     with beam.Pipeline(options=flags.pipeline_options(beam_args)) as p:
-      build_pipeline(p, cfg, plan, opts, outputs, gvcf_outputs)
-    gvcf_infos = gvcf_outputs.commit(()) if gvcf_outputs is not None else []
+      build_pipeline(p, cfg, plan, opts, outputs, side)
+    side_infos = {name: out.commit(()) for name, out in side.items()}
     infos = outputs.commit(opts.channels)
   except BaseException:
-    if gvcf_outputs is not None:
-      gvcf_outputs.abort()
+    for out in side.values():
+      out.abort()
     outputs.abort(remove_empty_dir=new_dir)
     raise
   summary = _summary(cfg, plan, outputs, infos, time.time() - started, argv)
-  if gvcf_outputs is not None:
-    summary["gvcf"] = [{"path": p, "records": i["examples"]}
-                       for p, i in zip(gvcf_outputs.final_paths, gvcf_infos)]
+  for name, out in side.items():
+    summary[name] = [{"path": p, "records": i["examples"]}
+                     for p, i in zip(out.final_paths, side_infos[name])]
   if preset:
     summary["model_type"] = preset
   fs.write_bytes(outputs.summary_path(), (json.dumps(summary, indent=1) + "\n").encode())

@@ -16,12 +16,23 @@ from beam_pipelines import flags
 from beam_pipelines import model_types
 from beam_pipelines.core import downsample
 from schemas import sharding
+from schemas import small_model
 
 MODES = ("training", "calling")
 LABELERS = ("haplotype_labeler", "positional_labeler", "customized_classes_labeler")
 MAX_CLASSES = 3  # the trainer's model has three outputs
 SEQUENCING_TYPES = {"": 0, "WGS": 1, "WES": 2, "TRIO": 3}
 MULTI_ALLELIC_MODES = ("", "add_het_alt_images", "exclude_het_alt_images")
+
+
+def sibling_spec(spec: str, suffix: str) -> str:
+  """``spec`` with ``suffix`` inserted before the ``.tfrecord`` of its file name."""
+  head, _, name = spec.rpartition("/")
+  at = name.find(".tfrecord")
+  if at < 0:
+    raise flags.UsageError(f"--examples {spec}: name it *.tfrecord[@N][.gz] so the small "
+                           f"model's outputs can be named beside it")
+  return (head + "/" if head else "") + name[:at] + suffix + name[at:]
 
 
 def _split_list(text: str) -> Tuple[str, ...]:
@@ -71,6 +82,26 @@ class MakeExamplesConfig:
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
   split_skip_reads: bool = False
+  write_small_model_examples: bool = False
+  call_small_model_examples: bool = False
+  trained_small_model_path: str = ""
+  small_model_snp_gq_threshold: float = small_model.DEFAULT_SNP_GQ_THRESHOLD
+  small_model_indel_gq_threshold: float = small_model.DEFAULT_INDEL_GQ_THRESHOLD
+  small_model_vaf_context_window_size: int = small_model.DEFAULT_VAF_CONTEXT_WINDOW_SIZE
+
+  @property
+  def small_model_examples(self) -> Optional[str]:
+    """Where --write_small_model_examples writes: beside --examples, ``_small_model`` added
+    to the name before ``.tfrecord``."""
+    return sibling_spec(self.examples, "_small_model") if self.write_small_model_examples \
+        else None
+
+  @property
+  def small_model_calls(self) -> Optional[str]:
+    """Where the cascade's calls go, named as DeepVariant names them:
+    ``make_examples.tfrecord@N.gz`` -> ``make_examples_call_variant_outputs.tfrecord@N.gz``."""
+    return sibling_spec(self.examples, "_call_variant_outputs") \
+        if self.call_small_model_examples else None
 
   @property
   def customized_classes(self) -> Tuple[str, ...]:
@@ -132,7 +163,36 @@ class MakeExamplesConfig:
       self._validate_gvcf()
     if self.labeler_algorithm == "customized_classes_labeler":
       self._validate_customized_classes()
+    self._validate_small_model()
     return self
+
+  def _validate_small_model(self) -> None:
+    err = flags.UsageError
+    if self.write_small_model_examples:
+      if not self.training:
+        raise err("--write_small_model_examples needs --mode training (the examples carry "
+                  "truth labels)")
+      if self.labeler_algorithm == "customized_classes_labeler":
+        raise err("--write_small_model_examples: the small model learns genotypes; it does "
+                  "not take --labeler_algorithm customized_classes_labeler")
+    if self.call_small_model_examples:
+      if self.training:
+        raise err("--call_small_model_examples needs --mode calling")
+      if not self.trained_small_model_path:
+        raise err("--call_small_model_examples needs --trained_small_model_path (a folder "
+                  "exported by python -m trainer.train --config=small_model)")
+    elif self.trained_small_model_path:
+      raise err("--trained_small_model_path is only used with --call_small_model_examples")
+    for name in ("small_model_snp_gq_threshold", "small_model_indel_gq_threshold"):
+      value = getattr(self, name)
+      if value < 0 and value != -1:
+        raise err(f"--{name} must be >= 0, or -1 to send every such candidate to the CNN; "
+                  f"got {value}")
+    try:
+      small_model.context_offsets(self.small_model_vaf_context_window_size)
+    except ValueError as e:
+      raise err(str(e)) from None
+    _ = self.small_model_examples, self.small_model_calls  # names them, or UsageError
 
   def _validate_customized_classes(self) -> None:
     err = flags.UsageError
@@ -233,6 +293,25 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--gvcf_gq_binsize", type=int, default=5,
     help="GQ bin size of gVCF blocks (DeepVariant's default 5)")
   flags.add_bool(parser, "include_med_dp", False, "add MED_DP to gVCF blocks")
+  flags.add_bool(parser, "write_small_model_examples", False,
+                 "training: also write labeled small-model examples (one feature vector per "
+                 "biallelic candidate) beside --examples, as <name>_small_model.tfrecord...")
+  flags.add_bool(parser, "call_small_model_examples", False,
+                 "calling: the small model (--trained_small_model_path) calls candidates whose "
+                 "GQ clears the thresholds before any pileup is drawn; its calls go to "
+                 "<name>_call_variant_outputs.tfrecord... for postprocess_variants "
+                 "--small_model_cvo_records")
+  a("--trained_small_model_path", default="",
+    help="folder exported by python -m trainer.train --config=small_model")
+  a("--small_model_snp_gq_threshold", type=float,
+    default=small_model.DEFAULT_SNP_GQ_THRESHOLD,
+    help="accept the small model's SNP calls with GQ >= this; -1: SNPs all go to the CNN")
+  a("--small_model_indel_gq_threshold", type=float,
+    default=small_model.DEFAULT_INDEL_GQ_THRESHOLD,
+    help="accept the small model's indel calls with GQ >= this; -1: indels all go to the CNN")
+  a("--small_model_vaf_context_window_size", type=int,
+    default=small_model.DEFAULT_VAF_CONTEXT_WINDOW_SIZE,
+    help="positions around a candidate whose VAF is a feature (51: -25..+25)")
   flags.add_bool(parser, "overwrite", False,
                  "replace the output files of an earlier run (only the files this run writes)")
 
@@ -270,4 +349,10 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       customized_classes_labeler_classes_list=args.customized_classes_labeler_classes_list,
       customized_classes_labeler_info_field_name=args.customized_classes_labeler_info_field_name,
       alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
-      split_skip_reads=args.split_skip_reads)
+      split_skip_reads=args.split_skip_reads,
+      write_small_model_examples=args.write_small_model_examples,
+      call_small_model_examples=args.call_small_model_examples,
+      trained_small_model_path=args.trained_small_model_path,
+      small_model_snp_gq_threshold=args.small_model_snp_gq_threshold,
+      small_model_indel_gq_threshold=args.small_model_indel_gq_threshold,
+      small_model_vaf_context_window_size=args.small_model_vaf_context_window_size)

@@ -171,6 +171,10 @@ def run(cfg: config_lib.PostprocessConfig, beam_args: Sequence[str]) -> Dict[str
     outputs = [path] + ([vcf_output.index_path(path)] if vcf_output.index_path(path) else [])
     output_paths.check_file_outputs(outputs, flag, cfg.overwrite, shown=path)
   files = resolve_infile(cfg.infile)
+  if cfg.small_model_cvo_records:
+    # The cascade's calls are whole candidates the CNN never saw: the same records as
+    # call_variants', grouped with them per candidate.
+    files = files + resolve_infile(cfg.small_model_cvo_records, "--small_model_cvo_records")
   block_files = (resolve_infile(cfg.nonvariant_site_tfrecord_path,
                                 "--nonvariant_site_tfrecord_path")
                  if cfg.nonvariant_site_tfrecord_path else [])

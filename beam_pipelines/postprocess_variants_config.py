@@ -33,6 +33,7 @@ class PostprocessConfig:
   bin_size: int = DEFAULT_BIN_SIZE
   nonvariant_site_tfrecord_path: str = ""
   gvcf_outfile: str = ""
+  small_model_cvo_records: str = ""
 
   @property
   def options(self) -> call_outputs.PostprocessOptions:
@@ -92,6 +93,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--gvcf_outfile", default="",
                       help="output gVCF: the calls merged with the reference blocks "
                            "(.g.vcf or .g.vcf.gz + .tbi)")
+  parser.add_argument("--small_model_cvo_records", default="",
+                      help="make_examples --call_small_model_examples output: the small "
+                           "model's calls (CallVariantsOutput), merged with --infile's")
   parser.add_argument("--overwrite", action="store_true",
                       help="replace an existing --outfile / --gvcf_outfile (and .tbi)")
   parser.add_argument("--bin_size", type=int, default=DEFAULT_BIN_SIZE,
@@ -105,4 +109,4 @@ def from_args(args: argparse.Namespace) -> PostprocessConfig:
       cnn_homref_call_min_gq=args.cnn_homref_call_min_gq, only_keep_pass=args.only_keep_pass,
       sample_name=args.sample_name, overwrite=args.overwrite, bin_size=args.bin_size,
       nonvariant_site_tfrecord_path=args.nonvariant_site_tfrecord_path,
-      gvcf_outfile=args.gvcf_outfile)
+      gvcf_outfile=args.gvcf_outfile, small_model_cvo_records=args.small_model_cvo_records)

@@ -48,6 +48,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from schemas import SCHEMA_VERSION
 from schemas import _files
 from schemas import example_format as ef
+from schemas import small_model
 from schemas.protos import tfexample_pb2
 from schemas.protos import variants_pb2
 
@@ -101,6 +102,8 @@ class Tally:
       features = tfexample_pb2.Example.FromString(payload).features.feature
     except Exception as e:  # protobuf raises its own DecodeError type
       raise ValueError(f"not a serialized tf.Example ({e})") from None
+    if small_model.FEATURES_ENCODED in features and ef.IMAGE_SHAPE not in features:
+      return self._add_small_model(features, source)
     shape = tuple(int(v) for v in features[ef.IMAGE_SHAPE].int64_list.value) \
         if ef.IMAGE_SHAPE in features else ()
     if len(shape) != 3:
@@ -124,6 +127,30 @@ class Tally:
         features[ef.DOWNSAMPLE_FRACTION].float_list.value:
       fraction = features[ef.DOWNSAMPLE_FRACTION].float_list.value[0]
     self.fractions[fraction_key(fraction)] += 1
+    self.inputs[source] += 1
+    if shape not in self.shapes or source < self.shapes[shape]:
+      self.shapes[shape] = source
+    return shape
+
+  def _add_small_model(self, features, source: str) -> Tuple[int, ...]:
+    """A small-model example: its "shape" is (number of features,); label from the one-hot,
+    type from its is_snp feature; no sample or fraction is stored in these examples."""
+    values = features[small_model.FEATURES_ENCODED].int64_list.value
+    shape = (len(values),)
+    self.examples += 1
+    hot = list(features[small_model.LABEL_ENCODED].int64_list.value) \
+        if small_model.LABEL_ENCODED in features else []
+    if hot:
+      if len(hot) != 3 or sorted(hot) != [0, 0, 1]:
+        raise ValueError(f"small-model label {hot} is not a one-hot of 3 classes")
+      self.labels[hot.index(1)] += 1
+    else:
+      self.unlabeled += 1
+    snp_at = small_model.feature_names(0).index("is_snp")
+    is_snp = len(values) > snp_at and values[snp_at] == 1
+    self.variant_types["snp" if is_snp else "indel"] += 1
+    self.samples[""] += 1
+    self.fractions[fraction_key(None)] += 1
     self.inputs[source] += 1
     if shape not in self.shapes or source < self.shapes[shape]:
       self.shapes[shape] = source

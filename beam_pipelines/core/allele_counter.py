@@ -49,7 +49,7 @@ no per-base Python loop.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterable, List, Mapping, NamedTuple, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -106,6 +106,8 @@ class AlleleCounts:
   ref_bases: str
   ref_support: np.ndarray
   read_alleles: Mapping[int, Mapping[str, ReadAllele]]
+  # Only with count_alleles(..., support_stats=True): what the small model's features need.
+  support: "Optional[SupportStats]" = None
 
   def _offset(self, pos: int) -> int:
     if not self.start <= pos < self.end:
@@ -160,6 +162,28 @@ class AlleleCounts:
     return sums
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class SupportStats:
+  """Per-read evidence behind the counts, for the small model's features (DeepVariant's
+  ``ReadSupport``: mapping quality, average base quality, strand of every supporting read).
+
+  Attributes:
+    ref_reads: int32 per position, reads showing the reference base there, low-quality ones
+      included (DeepVariant's ``ref_support_ext`` counts them; ``ref_support`` does not).
+    ref_mapq_sum, ref_bq_sum, ref_reverse: int64 per position, sums over those reads of MAPQ,
+      base quality and "is on the reverse strand".
+    alt: absolute position -> {read key -> (mapq, base quality, is_reverse)} for every read
+      allele of ``read_alleles`` (same keys). The base quality of a substitution is its base's;
+      of an insertion or soft clip, the floor mean of the inserted bases'; of a deletion, the
+      anchor base's (0 when the deletion opens the read).
+  """
+  ref_reads: np.ndarray
+  ref_mapq_sum: np.ndarray
+  ref_bq_sum: np.ndarray
+  ref_reverse: np.ndarray
+  alt: Mapping[int, Mapping[str, Tuple[int, int, bool]]]
+
+
 def counting_span(reads: Iterable[Read], region: Range, contig_length: int) -> Range:
   """The reference interval ``count_alleles`` needs for ``reads`` over ``region`` (0-based).
 
@@ -184,13 +208,15 @@ def check_covers(ref: RefWindow, region: Range) -> None:
 
 def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
                   min_base_quality: int = DEFAULT_MIN_BASE_QUALITY,
-                  min_mapping_quality: int = DEFAULT_MIN_MAPPING_QUALITY) -> AlleleCounts:
+                  min_mapping_quality: int = DEFAULT_MIN_MAPPING_QUALITY,
+                  support_stats: bool = False) -> AlleleCounts:
   """Counts alleles of ``reads`` at every position of ``region`` (0-based half-open).
 
   ``ref`` must cover ``region`` and, for deletions anchored inside it, the deleted bases (see
   ``counting_span``); a deletion running past the window but not past the contig end raises
   ``ReferenceWindowError`` (a caller bug, not a data problem). See the module docstring for the
-  exact rules.
+  exact rules. ``support_stats`` adds ``AlleleCounts.support`` (a few more array passes; only
+  the small model needs it).
   """
   check_covers(ref, region)
   s, e = region.start, region.end
@@ -232,7 +258,8 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     qual = read.qual
     ri = len(used)
 
-    # Pass 1: the read's allele list, as elements (kind, first_pos, last_pos, payload).
+    # Pass 1: the read's allele list, as elements (kind, first_pos, last_pos, payload); for an
+    # indel/clip the third slot holds its base quality (SupportStats) instead of last_pos.
     # kind 0 = match block (payload = read offset), 1 = indel/clip (payload = ReadAllele or None
     # for a placeholder). A placeholder or an out-of-partition anchor has first_pos None: it can
     # never make an in-partition neighbour "same position".
@@ -248,17 +275,21 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
       elif op == CIGAR_I or op == CIGAR_S:
         anchor = rpos - 1
         allele = None
+        bq = 0
         if s <= anchor < e:
           prev = seq[q - 1] if q > 0 else ref_seq[anchor - ref_start]
           bases = seq[q:q + length]
           if prev in _ACGT and _ACGT.issuperset(bases):
-            low = int(qual[q:q + length].sum(dtype=np.int64)) < min_base_quality * length
+            qsum = int(qual[q:q + length].sum(dtype=np.int64))
+            low = qsum < min_base_quality * length
             allele = ReadAllele(prev + bases, INSERTION if op == CIGAR_I else SOFT_CLIP, low)
-        elements.append((1, anchor if allele is not None else None, None, allele))
+            bq = qsum // length
+        elements.append((1, anchor if allele is not None else None, bq, allele))
         q += length
       elif op == CIGAR_D:
         anchor = rpos - 1
         allele = None
+        bq = 0
         if s <= anchor < e:
           prev = seq[q - 1] if q > 0 else ref_seq[anchor - ref_start]
           del_end = rpos + length
@@ -270,7 +301,8 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
             deleted = ref_seq[rpos - ref_start:del_end - ref_start]
             if _ACGT.issuperset(deleted):
               allele = ReadAllele(prev + deleted, DELETION, False)
-        elements.append((1, anchor if allele is not None else None, None, allele))
+              bq = int(qual[q - 1]) if q > 0 else 0
+        elements.append((1, anchor if allele is not None else None, bq, allele))
         rpos += length
       elif op == CIGAR_N or op == CIGAR_P:
         rpos += length
@@ -294,7 +326,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
           b_q.append(q_base + payload)
           b_len.append(length)
       elif first is not None and nxt_first != first:
-        records.append((ri, k, 0, first, payload))
+        records.append((ri, k, 0, first, payload, last_pos))
 
     used.append(read)
     seq_parts.append(seq)
@@ -302,6 +334,11 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     q_base += len(seq)
 
   ref_support = np.zeros(n, dtype=np.int32)
+  support = None
+  if support_stats:
+    zeros = np.zeros(n, dtype=np.int64)
+    support = dict(ref_reads=np.zeros(n, dtype=np.int32), ref_mapq_sum=zeros,
+                   ref_bq_sum=zeros.copy(), ref_reverse=zeros.copy())
   if b_ri:
     seq_buf = np.frombuffer("".join(seq_parts).encode("ascii"), dtype=np.uint8)
     qual_buf = np.concatenate(qual_parts)
@@ -323,6 +360,19 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     same = read_b == ref_arr[rp - ref_start]
     good_ref = canonical & same & ~low
     ref_support = np.bincount(rp[good_ref] - s, minlength=n).astype(np.int32)
+    if support is not None:
+      any_ref = canonical & same
+      at = rp[any_ref] - s
+      obs_ri = np.asarray(b_ri, dtype=np.int64)[bid[any_ref]]
+      mapq_of = np.fromiter((r.mapq for r in used), dtype=np.int64, count=len(used))
+      rev_of = np.fromiter((r.is_reverse for r in used), dtype=np.int64, count=len(used))
+      support["ref_reads"] = np.bincount(at, minlength=n).astype(np.int32)
+      support["ref_mapq_sum"] = np.bincount(at, weights=mapq_of[obs_ri],
+                                            minlength=n).astype(np.int64)
+      support["ref_bq_sum"] = np.bincount(at, weights=qual_buf[qg[any_ref]],
+                                          minlength=n).astype(np.int64)
+      support["ref_reverse"] = np.bincount(at, weights=rev_of[obs_ri],
+                                           minlength=n).astype(np.int64)
     sub_idx = np.flatnonzero(canonical & ~same)
     if len(sub_idx):
       sub_bid = bid[sub_idx]
@@ -332,18 +382,26 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
       s_pos = rp[sub_idx].tolist()
       s_base = read_b[sub_idx].tolist()
       s_low = low[sub_idx].tolist()
-      for ri, k, o, pos, b, lq in zip(s_ri, s_k, s_off, s_pos, s_base, s_low):
-        records.append((ri, k, o, pos, ReadAllele(_CHR[b], SUBSTITUTION, lq)))
+      s_bq = qual_buf[qg[sub_idx]].tolist()
+      for ri, k, o, pos, b, lq, bq in zip(s_ri, s_k, s_off, s_pos, s_base, s_low, s_bq):
+        records.append((ri, k, o, pos, ReadAllele(_CHR[b], SUBSTITUTION, lq), bq))
 
   # Apply in (read, allele-list) order so that a repeated read key's last write wins.
   records.sort(key=lambda t: (t[0], t[1], t[2]))
   keys = [r.key for r in used]
   read_alleles: Dict[int, Dict[str, ReadAllele]] = {}
-  for ri, _, _, pos, allele in records:
+  for ri, _, _, pos, allele, _ in records:
     by_key = read_alleles.get(pos)
     if by_key is None:
       by_key = read_alleles[pos] = {}
     by_key[keys[ri]] = allele
+  stats = None
+  if support is not None:
+    alt: Dict[int, Dict[str, Tuple[int, int, bool]]] = {}
+    for ri, _, _, pos, _, bq in records:
+      read = used[ri]
+      alt.setdefault(pos, {})[keys[ri]] = (read.mapq, int(bq), read.is_reverse)
+    stats = SupportStats(alt=alt, **support)
 
   return AlleleCounts(contig=region.contig, start=s, end=e, ref_bases=ref.bases(s, e),
-                      ref_support=ref_support, read_alleles=read_alleles)
+                      ref_support=ref_support, read_alleles=read_alleles, support=stats)

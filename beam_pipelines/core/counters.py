@@ -28,6 +28,10 @@ EXAMPLES_CLASS_PREFIX = "examples_class_"  # + 0/1/2
 EXAMPLES_TYPE_PREFIX = "examples_type_"  # + snp/indel/unknown
 EXAMPLES_FRACTION_PREFIX = "examples_downsample_"  # + fraction, e.g. examples_downsample_0.5
 TRUTH_FALSE_NEGATIVES = "truth_variants_without_candidate"
+SMALL_MODEL_EXAMPLES = "small_model_examples"  # labeled small-model examples written
+SMALL_MODEL_SCORED = "small_model_candidates_scored"  # candidates the small model saw
+SMALL_MODEL_CALLED = "small_model_candidates_called"  # ... and called (no pileup for them)
+CNN_CANDIDATES = "cnn_candidates"  # candidates left for the CNN (pileups drawn)
 LABELING_PREFIX = "labeling_"  # + LabelingMetrics field name
 
 

@@ -34,6 +34,8 @@ from beam_pipelines.core.realigner import RealignerOptions
 from beam_pipelines.core.reads import Read
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.regions import IntervalIndex, Range
+from beam_pipelines.core.small_model_cascade import (SmallModelOptions, call_easy_candidates,
+                                                     training_examples)
 from beam_pipelines.core.variants import Candidate, TruthVariant, VARIANT_TYPE_NAMES
 from schemas import channels as channel_rules
 from schemas import example_format
@@ -67,6 +69,7 @@ class ExampleMakerOptions:
   gvcf: Optional[GvcfOptions] = None  # None: no --gvcf
   alt_aligned: alt_aligned.AltAlignedOptions = alt_aligned.AltAlignedOptions()
   split_skip_reads: bool = False  # --split_skip_reads: spliced reads cut at N (RNA)
+  small_model: Optional[SmallModelOptions] = None  # None: no small-model examples or calls
 
   @property
   def channels(self) -> Tuple[int, ...]:
@@ -88,6 +91,10 @@ class PartitionExamples:
   counts: collections.Counter
   shape: Optional[Tuple[int, int, int]] = None
   gvcf: List[bytes] = dataclasses.field(default_factory=list)  # serialized gVCF Variants
+  # Labeled small-model examples (training) and the small model's calls (CallVariantsOutput,
+  # calling with the cascade), in candidate order.
+  small_model: List[bytes] = dataclasses.field(default_factory=list)
+  small_model_calls: List[bytes] = dataclasses.field(default_factory=list)
 
 
 def reference_span(partition: Range, reads: Sequence[Read], width: int,
@@ -222,6 +229,9 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
     uniforms = {r.name: downsample.fragment_uniform(opts.seed, r.name) for r in kept}
   records: List[bytes] = []
   gvcf: List[bytes] = []
+  small_examples: List[bytes] = []
+  small_calls: List[bytes] = []
+  small = opts.small_model
   shape = None
   for fraction in opts.fractions:
     reads = kept if fraction is None else [
@@ -233,7 +243,8 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
     reads = prepare_reads(reads, partition, ref, realign=opts.realigner, counts=counts)
     allele_counts = count_alleles(reads, ref, partition,
                                   min_base_quality=opts.min_base_quality,
-                                  min_mapping_quality=opts.read_filter.min_mapping_quality)
+                                  min_mapping_quality=opts.read_filter.min_mapping_quality,
+                                  support_stats=small is not None)
     if opts.gvcf is not None and fraction == opts.fractions[0]:
       gvcf = gvcf_records(partition.contig, allele_counts.start, allele_counts.ref_bases,
                           allele_counts.ref_support, allele_counts.depths(), opts.sample_name,
@@ -244,8 +255,20 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
       if confident is None:
         raise ValueError("training needs confident regions")
       to_draw = _label(candidates, truths, confident, ref, partition, opts, counts)
+      if small is not None and small.write_examples:
+        made = training_examples(allele_counts, [(c, g) for c, g, _ in to_draw], small)
+        counts[counters.SMALL_MODEL_EXAMPLES] += len(made)
+        small_examples.extend(made)
+    elif small is not None and small.calling:
+      cascade = call_easy_candidates(allele_counts, candidates, small, opts.sample_name)
+      counts[counters.SMALL_MODEL_SCORED] += cascade.scored
+      counts[counters.SMALL_MODEL_CALLED] += len(cascade.accepted)
+      small_calls.extend(cascade.accepted)
+      to_draw = [(c, NO_GENOTYPE, None) for c in cascade.remaining]
     else:
       to_draw = [(c, NO_GENOTYPE, None) for c in candidates]
+    if small is not None and small.calling:
+      counts[counters.CNN_CANDIDATES] += len(to_draw)
     for candidate, genotype, truth in to_draw:
       combos = label_rules.alt_allele_combinations(
           len(candidate.alts), exclude_het_alt_images=opts.exclude_het_alt_images)
@@ -257,4 +280,5 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
       shape = shape or tuple(images[0].shape)
       records.extend(_encode(candidate, genotype, images, combos, opts, fraction, counts,
                              truth))
-  return PartitionExamples(records=records, counts=counts, shape=shape, gvcf=gvcf)
+  return PartitionExamples(records=records, counts=counts, shape=shape, gvcf=gvcf,
+                           small_model=small_examples, small_model_calls=small_calls)

@@ -30,6 +30,11 @@ from beam_pipelines.io.truth import TruthReader
 log = logging.getLogger("pileflow.make_examples")
 
 
+# Side outputs a unit may write beside its examples, by name -> PartitionExamples field.
+SIDE_OUTPUTS = {"gvcf": "gvcf", "small_model": "small_model",
+                "small_model_calls": "small_model_calls"}
+
+
 @dataclasses.dataclass(frozen=True)
 class UnitResult:
   unit_index: int
@@ -38,8 +43,17 @@ class UnitResult:
   examples: int
   shape: Optional[Tuple[int, int, int]]
   counts: Dict[str, int]
-  gvcf_chunk_path: Optional[str] = None
-  gvcf_records: int = 0
+  # side output name -> (chunk path or None when the unit had no record, records)
+  side: Dict[str, Tuple[Optional[str], int]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class UnitOutput:
+  """One unit's records in output order: the examples and each side output's."""
+  records: List[bytes]
+  counts: Dict[str, int]
+  shape: Optional[Tuple[int, int, int]]
+  side: Dict[str, List[bytes]]
 
 
 class _MakeUnitExamplesFn(beam.DoFn):
@@ -48,10 +62,14 @@ class _MakeUnitExamplesFn(beam.DoFn):
   def __init__(self, ref: str, reads: Tuple[str, ...], truth: Optional[str],
                confident: Optional[str], opts: ExampleMakerOptions,
                outputs: Optional[ExampleOutputs], total_units: int,
-               label: str = "make_examples", gvcf_outputs: Optional[ExampleOutputs] = None):
+               label: str = "make_examples",
+               side_outputs: Optional[Dict[str, ExampleOutputs]] = None):
     self._ref, self._reads, self._truth, self._confident = ref, reads, truth, confident
     self._opts, self._outputs, self._total_units = opts, outputs, total_units
-    self._label, self._gvcf_outputs = label, gvcf_outputs
+    self._label, self._side_outputs = label, dict(side_outputs or {})
+    unknown = set(self._side_outputs) - set(SIDE_OUTPUTS)
+    if unknown:
+      raise ValueError(f"unknown side outputs {sorted(unknown)}")
 
   def setup(self):
     self._fasta = FastaReader(self._ref)
@@ -72,11 +90,11 @@ class _MakeUnitExamplesFn(beam.DoFn):
         self._counters[name] = Metrics.counter(counters.NAMESPACE, name)
       self._counters[name].inc(value)
 
-  def _make(self, unit: WorkUnit):
+  def _make(self, unit: WorkUnit) -> UnitOutput:
     """Examples of one unit in output order, merged counts, the first image shape and the
-    unit's gVCF records (empty without --gvcf)."""
+    unit's side-output records (gVCF blocks, small-model examples or calls)."""
     records: List[bytes] = []
-    gvcf: List[bytes] = []
+    side: Dict[str, List[bytes]] = {name: [] for name in SIDE_OUTPUTS}
     total = counters.merge([])
     shape = None
     lengths = self._fasta.contig_lengths()
@@ -88,7 +106,8 @@ class _MakeUnitExamplesFn(beam.DoFn):
       result = make_partition_examples(part, raw, ref, self._opts, truths,
                                        self._confident_index)
       records.extend(result.records)
-      gvcf.extend(result.gvcf)
+      for name, field in SIDE_OUTPUTS.items():
+        side[name].extend(getattr(result, field))
       total.update(result.counts)
       shape = shape or result.shape
     self._count(total)
@@ -100,15 +119,17 @@ class _MakeUnitExamplesFn(beam.DoFn):
     print(f"{self._label}: unit {unit.index + 1}/{self._total_units} {unit.label}: "
           f"{len(records)} examples (this worker: {self._done} units, {self._examples} examples, "
           f"{self._examples / elapsed:.1f} examples/s)", file=sys.stderr, flush=True)
-    return records, total, shape, gvcf
+    return UnitOutput(records, total, shape, side)
 
   def process(self, unit):
-    records, total, shape, gvcf = self._make(unit)
-    path = self._outputs.write_chunk(unit.index, records) if records else None
-    gvcf_path = (self._gvcf_outputs.write_chunk(unit.index, gvcf)
-                 if self._gvcf_outputs is not None and gvcf else None)
+    out = self._make(unit)
+    path = self._outputs.write_chunk(unit.index, out.records) if out.records else None
+    side = {}
+    for name, outputs in self._side_outputs.items():
+      recs = out.side[name]
+      side[name] = (outputs.write_chunk(unit.index, recs) if recs else None, len(recs))
     yield UnitResult(unit.index, shard_of(unit.index, self._outputs.num_shards), path,
-                     len(records), shape, dict(total), gvcf_path, len(gvcf))
+                     len(out.records), out.shape, dict(out.counts), side)
 
   def teardown(self):
     # A close failure here follows a read failure already raised from process(); raising
@@ -124,18 +145,22 @@ class _MakeUnitExamplesFn(beam.DoFn):
 
 class _MakeUnitRecordsFn(_MakeUnitExamplesFn):
   """Emits one unit's serialized examples as elements, for a pipeline that shuffles them next
-  (make_dataset): no chunk files, no unshuffled copy on disk."""
+  (make_dataset): no chunk files, no unshuffled copy on disk. Small-model examples go to the
+  ``small_model`` tagged output."""
 
   def process(self, unit):
-    records, _, _, _ = self._make(unit)
-    yield from records
+    out = self._make(unit)
+    yield from out.records
+    for rec in out.side["small_model"]:
+      yield beam.pvalue.TaggedOutput("small_model", rec)
 
 
 class _AssembleShardFn(beam.DoFn):
   """Streams one shard's unit chunks, in unit (= genome) order, into its temporary shard."""
 
-  def __init__(self, outputs: ExampleOutputs, gvcf_outputs: Optional[ExampleOutputs] = None):
-    self._outputs, self._gvcf_outputs = outputs, gvcf_outputs
+  def __init__(self, outputs: ExampleOutputs,
+               side_outputs: Optional[Dict[str, ExampleOutputs]] = None):
+    self._outputs, self._side_outputs = outputs, dict(side_outputs or {})
 
   def process(self, keyed):
     shard, results = keyed
@@ -145,10 +170,10 @@ class _AssembleShardFn(beam.DoFn):
     info = {"examples": sum(r.examples for r in results), "shape": list(shape) if shape else None,
             "units": len(results), "counts": dict(counters.merge(r.counts for r in results))}
     self._outputs.assemble_shard(shard, chunks, info)
-    if self._gvcf_outputs is not None:
-      self._gvcf_outputs.assemble_shard(
-          shard, [r.gvcf_chunk_path for r in results if r.gvcf_chunk_path],
-          {"examples": sum(r.gvcf_records for r in results), "shape": None,
+    for name, outputs in self._side_outputs.items():
+      outputs.assemble_shard(
+          shard, [r.side[name][0] for r in results if r.side[name][0]],
+          {"examples": sum(r.side[name][1] for r in results), "shape": None,
            "units": len(results)})
     yield shard
 
@@ -158,11 +183,12 @@ class MakeExamples(beam.PTransform):
 
   def __init__(self, units: List[WorkUnit], ref: str, reads: Tuple[str, ...],
                truth: Optional[str], confident: Optional[str], opts: ExampleMakerOptions,
-               outputs: ExampleOutputs, gvcf_outputs: Optional[ExampleOutputs] = None):
+               outputs: ExampleOutputs,
+               side_outputs: Optional[Dict[str, ExampleOutputs]] = None):
     super().__init__()
-    self._units, self._outputs, self._gvcf_outputs = units, outputs, gvcf_outputs
+    self._units, self._outputs, self._side_outputs = units, outputs, dict(side_outputs or {})
     self._fn = _MakeUnitExamplesFn(ref, reads, truth, confident, opts, outputs, len(units),
-                                   gvcf_outputs=gvcf_outputs)
+                                   side_outputs=self._side_outputs)
 
   def expand(self, pbegin):
     return (pbegin
@@ -172,21 +198,26 @@ class MakeExamples(beam.PTransform):
             | "KeyByShard" >> beam.Map(lambda r: (r.shard, r))
             | "GroupChunksByShard" >> beam.GroupByKey()
             | "AssembleShard" >> beam.ParDo(_AssembleShardFn(self._outputs,
-                                                             self._gvcf_outputs)))
+                                                             self._side_outputs)))
 
 
 class MakeExampleRecords(beam.PTransform):
-  """Work units -> PCollection of serialized examples (unordered), for make_dataset."""
+  """Work units -> PCollection of serialized examples (unordered), for make_dataset; with
+  ``small_model=True`` a dict {"examples": ..., "small_model": ...} of two PCollections."""
 
   def __init__(self, units: List[WorkUnit], ref: str, reads: Tuple[str, ...],
                truth: Optional[str], confident: Optional[str], opts: ExampleMakerOptions,
-               label: str):
+               label: str, small_model: bool = False):
     super().__init__()
-    self._units = units
+    self._units, self._small_model = units, small_model
     self._fn = _MakeUnitRecordsFn(ref, reads, truth, confident, opts, None, len(units), label)
 
   def expand(self, pbegin):
-    return (pbegin
+    made = (pbegin
             | "CreateUnits" >> beam.Create(self._units)
             | "Rebalance" >> beam.Reshuffle()
-            | "MakeUnitRecords" >> beam.ParDo(self._fn))
+            | "MakeUnitRecords" >> beam.ParDo(self._fn).with_outputs("small_model",
+                                                                      main="examples"))
+    if self._small_model:
+      return {"examples": made.examples, "small_model": made.small_model}
+    return made.examples
