@@ -98,7 +98,7 @@ def encode_example(features: Sequence[int], ids: Sequence[str], label: Optional[
   if label is not None:
     feat[LABEL_ENCODED].int64_list.value.extend(one_hot(label))
     feat[GENOTYPE_ENCODED].int64_list.value.extend(int(g) for g in genotype)
-  return ex.SerializeToString()
+  return ex.SerializeToString(deterministic=True)  # map order fixed: same bytes anywhere
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ import sys
 import pytest
 from google.protobuf import text_format
 
-from schemas import example_format, tfrecord
+from schemas import example_format, small_model, tfrecord
 from schemas.protos import deepvariant_pb2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,8 +44,10 @@ def _records(pattern):
 
 
 def _digests(out):
+  paths = glob.glob(str(out / "*" / "*.tfrecord.gz")) + \
+      glob.glob(str(out / "small_model" / "*" / "*.tfrecord.gz"))
   return {os.path.relpath(p, out): hashlib.sha256(open(p, "rb").read()).hexdigest()
-          for p in sorted(glob.glob(str(out / "*" / "*.tfrecord.gz")))}
+          for p in sorted(paths)}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,41 @@ def test_splits_hold_exactly_make_examples_records_shuffled(sim, dataset, tmp_pa
   shuffled = _records(str(out / "train" / "train-*-of-00003.tfrecord.gz"))
   assert collections.Counter(shuffled) == collections.Counter(ordered)  # same records
   assert shuffled != ordered  # but not in genome order
+
+
+def test_small_model_splits_hold_make_examples_small_model_examples(sim, dataset, tmp_path):
+  """The small model's examples: the same labeled candidates, shuffled with the same seed,
+  with their own dataset_config.pbtxt under small_model/<split>/."""
+  out, stdout = dataset
+  me = tmp_path / "me" / "train.tfrecord.gz"
+  proc = _cli("make_examples", "--mode", "training", "--ref", str(sim / "reference.fa"),
+              "--reads", str(sim / "reads.bam"), "--truth_variants", str(sim / "truth.vcf.gz"),
+              "--confident_regions", str(sim / "confident.bed"), "--regions", "s1",
+              "--downsample_fraction", "1.0,0.5", "--sample_name", "SIM", "--examples", str(me),
+              "--write_small_model_examples")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  ordered = list(tfrecord.read_records(str(tmp_path / "me" / "train_small_model.tfrecord.gz")))
+  assert "small-model examples" in proc.stdout
+  for split in ("train", "tune", "test"):
+    folder = out / "small_model" / split
+    cfg = text_format.Parse(open(folder / "dataset_config.pbtxt").read(),
+                            deepvariant_pb2.DeepVariantDatasetConfig())
+    records = _records(str(folder / f"{split}-*-of-00003.tfrecord.gz"))
+    assert cfg.num_examples == len(records) > 0
+    assert sorted(glob.glob(cfg.tfrecord_path)) == sorted(glob.glob(str(folder / "*.gz")))
+    labels = collections.Counter(small_model.decode_example(r).label for r in records)
+    manifest = json.load(open(folder / "dataset_config.manifest.json"))
+    assert {int(k): v for k, v in manifest["class_counts"].items()} == dict(labels)
+    assert str(folder / "dataset_config.pbtxt") in stdout
+    if split == "train":
+      assert collections.Counter(records) == collections.Counter(ordered)
+      assert records != ordered
+      # One vector per biallelic pileup example of the split (pileups also have one image per
+      # alt combination of multi-allelic sites, which the small model never sees).
+      pileups = _records(str(out / "train" / "train-*-of-00003.tfrecord.gz"))
+      single = sum(1 for r in pileups
+                   if len(example_format.decode_example(r).variant.alternate_bases) == 1)
+      assert len(records) == single
 
 
 def test_configs_and_manifests(dataset):
@@ -94,7 +131,7 @@ def test_rerun_and_two_workers_give_identical_bytes(sim, dataset, tmp_path):
   proc = _cli("make_dataset", *_dataset_args(sim, again),
               "--direct_running_mode=multi_processing", "--direct_num_workers=2")
   assert proc.returncode == 0, proc.stderr[-2000:]
-  assert _digests(again) == _digests(out) and len(_digests(out)) == 9
+  assert _digests(again) == _digests(out) and len(_digests(out)) == 18
 
 
 def test_overlapping_splits_refused_before_any_work(sim, tmp_path):
