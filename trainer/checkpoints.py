@@ -30,10 +30,13 @@ import tf_keras
 
 from schemas import errors
 from schemas import example_info as example_info_lib
+from schemas import small_model
 from trainer import models
 
 _KEY_RE = re.compile(r"^(?:(model)/)?layer_with_weights-(\d+)/(.+)/\.ATTRIBUTES/VARIABLE_VALUE$")
 DV_CHECKPOINT_NAME = "model.ckpt"
+# A variable only small-model checkpoints hold (trainer/small_model_loop.py INPUT_MEAN_KEY).
+SMALL_MODEL_MARKER_KEY = "input_mean/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 class CheckpointError(errors.InputError):
@@ -64,6 +67,9 @@ def resolve_checkpoint(path: str) -> str:
   if tf.io.gfile.isdir(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
+      if tf.io.gfile.exists(os.path.join(path, small_model.MODEL_JSON)):
+        raise CheckpointError(f"{path}: a small-model export ({small_model.MODEL_JSON}), not a "
+                              "pileup model checkpoint; it warm-starts --config=small_model")
       raise CheckpointError(f"{path}: directory holds no checkpoint (no 'checkpoint' file)")
     return latest
   if not tf.io.gfile.exists(path + ".index"):
@@ -121,6 +127,9 @@ def read_layout(path: str) -> CheckpointLayout:
     variables = tf.train.list_variables(prefix)
   except (tf.errors.OpError, ValueError) as e:
     raise CheckpointError(f"{prefix}: unreadable checkpoint ({e})") from None
+  if any(name == SMALL_MODEL_MARKER_KEY for name, _ in variables):
+    raise CheckpointError(f"{prefix}: a small-model checkpoint (trainer.train "
+                          "--config=small_model), not a pileup model; it cannot initialise a CNN")
   by_scope: Dict[str, Dict[int, Dict[str, Tuple[int, ...]]]] = {"": {}, "model/": {}}
   for name, shape in variables:
     m = _KEY_RE.match(name)

@@ -19,6 +19,12 @@ DeepVariant's ``+test`` suffix does):
                and early stop; a useful model on 2 cores in minutes.
   tiny         the test preset: the ``tiny`` backbone, batch 8, no warmup, tune every 20 steps,
                small shuffle buffer, few input threads; built for a 2-core CI in seconds.
+  small_model  DeepVariant's small model (:func:`_small_model`): the cascade's fully connected
+               network over make_examples' 70-integer feature vector per candidate, trained
+               on make_dataset's ``small_model/<split>/dataset_config.pbtxt`` by
+               trainer/small_model_loop.py and exported for make_examples
+               ``--trained_small_model_path``. Its own key set (no image, channel or backbone
+               keys): ``--config.<key>`` of a CNN-only key is refused as unknown.
 
 Field meanings are in ``_FIELD_DOCS`` (printed by ``python -m trainer.train --helpfull``).
 """
@@ -93,6 +99,11 @@ _FIELD_DOCS: Dict[str, str] = {
     "calibrate_temperature": "fit a temperature on the tune set after training and fold it into "
                              "the exported head, so genotype probabilities (QUAL/GQ) are "
                              "calibrated (calibration.json has the reliability table)",
+    "hidden_layer_sizes": "small_model: comma-separated units of the ReLU hidden layers "
+                          "(DeepVariant's: 750,750)",
+    "vaf_context_window_size": "small_model: make_examples' --small_model_vaf_context_window_size "
+                               "the examples were made with (51: 70 features); exported with "
+                               "the model, which make_examples checks",
 }
 
 
@@ -278,8 +289,75 @@ def _small() -> ml_collections.ConfigDict:
   return c
 
 
+SMALL_MODEL = "small_model"  # model_type (and preset name) of DeepVariant's small model
+
+
+def _small_model() -> ml_collections.ConfigDict:
+  """DeepVariant's small model: an MLP over the cascade's integer feature vector.
+
+  Architecture as DeepVariant 1.8+ (``small_model_config.py``): two ReLU hidden layers of 750
+  (~620k weights for 70 features), a 3-class softmax head, Adam with staircase exponential
+  decay per epoch and a tiny decoupled weight decay (1e-7). What differs, and why:
+
+  * learning rate 1e-3 (DeepVariant: 1e-4) over 30 epochs of batch 512 (DeepVariant: 50):
+    DeepVariant trains on ~10^9 candidates; one sample's make_dataset gives tens of thousands,
+    so the same number of steps needs a larger rate; decay 0.9 per epoch settles it.
+  * inputs scaled by the training set's mean and std (std floored at 1, so a feature that is
+    constant in training is only shifted): DeepVariant feeds raw integers (0..100 VAFs next to
+    depths in the hundreds), which Adam copes with but which makes the first epochs erratic.
+    The scaling is part of the export (``schemas.small_model.SmallModel.input_mean/scale``).
+  * a tune on the whole tune set after every epoch; the checkpoint with the best
+    ``tune/f1_weighted`` is kept and training stops after 5 tunes without gain.
+  * no class weights by default (as the ``small`` CNN preset, same reason: the cascade calls
+    the candidates' class mix, and a re-weighted prior shifts the very probabilities that the
+    GQ threshold reads); ``class_weights`` takes the CNN's values ('balanced', '1,2,1').
+  * temperature scaling on the tune set (trainer/calibration.py), stored as the export's
+    ``temperature``: the cascade accepts calls by GQ, so GQ must mean what it says.
+  """
+  c = ml_collections.ConfigDict()
+  c.model_type = SMALL_MODEL
+  c.trial = 0
+  c.train_dataset_pbtxt = ""
+  c.tune_dataset_pbtxt = ""
+  c.best_checkpoint_metric = "tune/f1_weighted"
+  c.hidden_layer_sizes = "750,750"
+  c.vaf_context_window_size = 51
+  c.batch_size = 512
+  c.num_epochs = 30
+  c.max_train_steps = 0
+  c.num_validation_examples = 0
+  c.optimizer = "adam"
+  c.learning_rate = 0.001
+  c.learning_rate_num_epochs_per_decay = 1.0
+  c.learning_rate_decay_rate = 0.9
+  c.warmup_steps = 0
+  c.beta_1 = 0.9
+  c.beta_2 = 0.999
+  c.epsilon = 1e-7
+  c.optimizer_weight_decay = 1e-7
+  c.label_smoothing = 0.0
+  c.class_weights = ""
+  c.early_stopping_patience = 5
+  c.keep_top_k = 2
+  c.log_every_steps = 50
+  c.init_checkpoint = ""
+  c.seed = 400620758
+  c.calibrate_temperature = True
+  return c
+
+
+def _shrink_small_model_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """``small_model+test``: a 32-unit net, batch 32, 2 epochs, no warm start."""
+  c.hidden_layer_sizes = "32,32"
+  c.batch_size = 32
+  c.num_epochs = 2
+  c.log_every_steps = 10
+  c.init_checkpoint = ""
+  return c
+
+
 PRESETS = {"base": _base, "wgs": _wgs, "exome": _exome, "scratch": _scratch, "tiny": _tiny,
-           "small": _small}
+           "small": _small, SMALL_MODEL: _small_model}
 
 
 def get_config(name: str = "base") -> ml_collections.ConfigDict:
@@ -298,7 +376,7 @@ def get_config(name: str = "base") -> ml_collections.ConfigDict:
                      f"{', '.join(sorted(PRESETS))} (optionally with +test)")
   c = PRESETS[base]()
   if suffix == "test":
-    c = _shrink_for_test(c)
+    c = _shrink_small_model_for_test(c) if base == SMALL_MODEL else _shrink_for_test(c)
   c.preset = spec
   return c
 
@@ -307,11 +385,22 @@ def field_doc(key: str) -> str:
   return _FIELD_DOCS.get(key, "")
 
 
+def is_small_model(c: ml_collections.ConfigDict) -> bool:
+  """Whether ``c`` configures DeepVariant's small model (trainer/small_model_loop.py) rather
+  than a pileup CNN (trainer/loop.py)."""
+  return c.get("model_type") == SMALL_MODEL
+
+
 def validate(c: ml_collections.ConfigDict) -> None:
   """Checks value ranges once, before anything is built; raises ValueError naming the key."""
   def need(ok: bool, key: str, why: str) -> None:
     if not ok:
       raise ValueError(f"--config.{key}={c[key]!r}: {why}")
+  if is_small_model(c):
+    need("hidden_layer_sizes" in c, "model_type",
+         "the small model has its own preset and keys: use --config=small_model")
+    validate_small_model(c)
+    return
   need(bool(c.train_dataset_pbtxt), "train_dataset_pbtxt", "required (a dataset_config.pbtxt)")
   need(bool(c.tune_dataset_pbtxt), "tune_dataset_pbtxt", "required (a dataset_config.pbtxt)")
   need(c.batch_size > 0, "batch_size", "must be > 0")
@@ -356,6 +445,52 @@ def validate(c: ml_collections.ConfigDict) -> None:
   if c.fine_tune_mode != FINE_TUNE_WHOLE:
     need(bool(c.init_checkpoint), "fine_tune_mode",
          "a frozen-backbone mode needs --config.init_checkpoint (nothing to freeze otherwise)")
+
+
+def validate_small_model(c: ml_collections.ConfigDict) -> None:
+  """:func:`validate` for the ``small_model`` preset's keys."""
+  def need(ok: bool, key: str, why: str) -> None:
+    if not ok:
+      raise ValueError(f"--config.{key}={c[key]!r}: {why}")
+  need(bool(c.train_dataset_pbtxt), "train_dataset_pbtxt",
+       "required (make_dataset's small_model/train/dataset_config.pbtxt)")
+  need(bool(c.tune_dataset_pbtxt), "tune_dataset_pbtxt",
+       "required (make_dataset's small_model/tune/dataset_config.pbtxt)")
+  parse_hidden_layer_sizes(c.hidden_layer_sizes)  # raises with its own message
+  need(c.vaf_context_window_size >= 0, "vaf_context_window_size", "must be >= 0")
+  need(c.batch_size > 0, "batch_size", "must be > 0")
+  need(c.num_epochs > 0, "num_epochs", "must be > 0")
+  need(c.max_train_steps >= 0, "max_train_steps", "must be >= 0 (0: off)")
+  need(c.num_validation_examples >= 0, "num_validation_examples", "must be >= 0")
+  need(c.optimizer == "adam", "optimizer", "the small model trains with adam only")
+  need(c.learning_rate > 0, "learning_rate", "must be > 0")
+  need(0 < c.learning_rate_decay_rate <= 1, "learning_rate_decay_rate", "must be in (0, 1]")
+  need(c.learning_rate_num_epochs_per_decay > 0, "learning_rate_num_epochs_per_decay",
+       "must be > 0")
+  need(c.warmup_steps >= 0, "warmup_steps", "must be >= 0")
+  need(0 <= c.beta_1 < 1, "beta_1", "must be in [0, 1)")
+  need(0 <= c.beta_2 < 1, "beta_2", "must be in [0, 1)")
+  need(c.epsilon > 0, "epsilon", "must be > 0")
+  need(c.optimizer_weight_decay >= 0, "optimizer_weight_decay", "must be >= 0")
+  need(0 <= c.label_smoothing < 1, "label_smoothing", "must be in [0, 1)")
+  need(c.keep_top_k > 0, "keep_top_k", "must be > 0")
+  need(c.log_every_steps > 0, "log_every_steps", "must be > 0")
+  need(c.best_checkpoint_metric.startswith("tune/") and
+       not c.best_checkpoint_metric.startswith("tune/calling_"), "best_checkpoint_metric",
+       "must name a tune metric of the small model, e.g. tune/f1_weighted or tune/loss")
+  parse_class_weights(c.class_weights)
+
+
+def parse_hidden_layer_sizes(text: str):
+  """``'750,750'`` -> (750, 750): units of the small model's hidden layers (at least one)."""
+  try:
+    sizes = tuple(int(v) for v in str(text).replace(" ", "").split(","))
+  except ValueError:
+    sizes = ()
+  if not sizes or min(sizes) <= 0:
+    raise ValueError(f"--config.hidden_layer_sizes={text!r}: expected comma-separated "
+                     "positive integers, e.g. 750,750")
+  return sizes
 
 
 BALANCED = "balanced"

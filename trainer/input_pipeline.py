@@ -42,6 +42,8 @@ from schemas import errors
 from schemas import example_info as example_info_lib
 from schemas import manifest as manifest_lib
 from schemas import sharding
+from schemas import small_model
+from schemas.protos import tfexample_pb2
 
 IMAGE = "image"
 LABEL = "label"
@@ -134,6 +136,10 @@ def read_first_shape(path: str, gzip: bool) -> Tuple[int, int, int]:
                      f"({_first_line(e)})") from None
   if not records:
     raise InputError(f"{path}: holds no records; cannot learn the image shape")
+  if _is_small_model_example(records[0]):
+    raise InputError(f"{path}: holds small-model examples ({small_model.FEATURES_ENCODED}), not "
+                     f"pileup examples; train DeepVariant's small model on them with "
+                     f"--config=small_model")
   try:
     shape = ef.example_shape(records[0])
   except Exception as e:  # protobuf DecodeError or a missing feature: say which file
@@ -143,6 +149,16 @@ def read_first_shape(path: str, gzip: bool) -> Tuple[int, int, int]:
   if ef.example_label(records[0]) is None:
     raise InputError(no_labels_message(path))
   return tuple(int(v) for v in shape)
+
+
+def _is_small_model_example(data: bytes) -> bool:
+  ex = tfexample_pb2.Example()
+  try:
+    ex.ParseFromString(data)
+  except Exception:  # noqa: BLE001 - not a tf.Example: example_shape says so below
+    return False
+  feat = ex.features.feature
+  return small_model.FEATURES_ENCODED in feat and ef.IMAGE_SHAPE not in feat
 
 
 def no_labels_message(path: str) -> str:

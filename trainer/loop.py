@@ -85,6 +85,10 @@ class Experiment:
   def __init__(self, cfg: ml_collections.ConfigDict, experiment_dir: str, strategy=None,
                is_chief: bool = True, log: Optional[Callable[[str], None]] = None,
                block_after_step: int = 0):
+    if configs.is_small_model(cfg):
+      raise errors.InputError("--config=small_model: the small model is not a pileup CNN; it "
+                              "trains with trainer.small_model_loop (python -m trainer.train "
+                              "--config=small_model)")
     configs.validate(cfg)
     self.cfg = cfg
     self.dir = experiment_dir

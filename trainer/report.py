@@ -378,6 +378,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sys.stderr.write(f"trainer.report: error: {args.experiment_dir} is not a directory\n")
     return 2
   previous = _read_json(os.path.join(args.experiment_dir, REPORT_JSON)) or {}
+  if previous.get("kind") == "small_model":  # trainer.train --config=small_model's page
+    from trainer import small_model_report
+    print(f"trainer.report: wrote {small_model_report.rerender(args.experiment_dir)}")
+    return 0
   confusion = previous.get("confusion")
   confusion = None if confusion is None else {k: np.asarray(v) for k, v in confusion.items()}
   path = write_report(args.experiment_dir, confusion, previous.get("run"))

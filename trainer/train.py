@@ -15,9 +15,18 @@ Cloud (Vertex AI custom job; each replica gets TF_CONFIG from Vertex)::
       --strategy=multi_worker          # or --strategy=tpu --leader=local on a TPU VM
 
 ``--config`` names a preset of trainer/configs.py (``base``, ``wgs``, ``exome``, ``scratch``,
-``tiny``; ``<name>+test`` shrinks it); ``--config.<key>=<value>`` overrides one field, typed by
-the preset's value. Re-running the same command resumes from the last checkpoint in
-``--experiment_dir``.
+``small``, ``tiny``; ``<name>+test`` shrinks it); ``--config.<key>=<value>`` overrides one
+field, typed by the preset's value. Re-running the same command resumes from the last
+checkpoint in ``--experiment_dir``.
+
+DeepVariant's small model (the cascade's fully connected network, trainer/small_model_loop.py)
+trains from make_dataset's small-model splits and exports the folder make_examples takes as
+``--trained_small_model_path``::
+
+  python -m trainer.train --config=small_model \
+      --config.train_dataset_pbtxt=/data/small_model/train/dataset_config.pbtxt \
+      --config.tune_dataset_pbtxt=/data/small_model/tune/dataset_config.pbtxt \
+      --experiment_dir=/tmp/small1          # -> /tmp/small1/small_model/ and report.html
 
 ``--experiment_dir`` is checked before any work (``schemas.output_paths``): a new or empty
 directory is claimed for pileflow (``.pileflow-output.json`` inside); one pileflow made is
@@ -64,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
   p = cli.OneLineParser(prog=PROG, description=__doc__.split("\n")[0], tool="train",
                         unknown_hint=_config_key_hint)
   p.add_argument("--config", default="base",
-                 help="preset name (base, wgs, exome, scratch, tiny; '+test' to shrink)")
+                 help="preset name (base, wgs, exome, scratch, small, tiny, small_model; "
+                      "'+test' to shrink)")
   p.add_argument("--experiment_dir", required=True,
                  help="checkpoints, summaries, best_checkpoint.json and exports go here: a new "
                       "or empty directory, or one of an earlier run to resume")
@@ -82,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _config_key_hint(flag: str) -> Optional[str]:
   """``--num_epochs`` is no flag but a config key: say how to set it."""
   key = flag.lstrip("-").split("=", 1)[0]
-  if key in configs.get_config("base"):
+  if key in configs.get_config("base") or key in configs.get_config(configs.SMALL_MODEL):
     return f"{key} is a config key: set it with --config.{key}=VALUE"
   return None
 
@@ -136,6 +146,9 @@ def resolve_config(preset: str, overrides: List[Tuple[str, str]]) -> ml_collecti
   cfg = configs.get_config(preset)
   for key, text in overrides:
     if key not in cfg:
+      if configs.is_small_model(cfg) and key in configs.get_config("base"):
+        raise ValueError(f"--config.{key}: a key of the pileup CNN presets; --config="
+                         f"{preset} does not use it (its keys: trainer/configs.py _small_model)")
       raise ValueError(f"--config.{key}: unknown config key (see trainer/configs.py)")
     cfg[key] = _coerce(key, text, cfg[key])
   configs.validate(cfg)
@@ -264,7 +277,53 @@ def _exit_now(experiment) -> None:
   errors.exit_now(errors.EXIT_INTERRUPTED)
 
 
+def _check_small_model_flags(args) -> None:
+  """The small model trains on one device in one process: refuse what only the CNN uses."""
+  for flag, value, default in (("--strategy", args.strategy, "default"),
+                               ("--leader", args.leader, ""),
+                               ("--cpu_devices", args.cpu_devices, 0),
+                               ("--debug_block_after_step", args.debug_block_after_step, 0)):
+    if value != default:
+      raise errors.InputError(f"{flag}={value}: not used by --config=small_model (it trains on "
+                              "one device; the flag is for the pileup CNN)")
+
+
+def _train_small_model(args, cfg) -> int:
+  _check_small_model_flags(args)
+  exp_dir = ExperimentDir(args.experiment_dir)
+  exp_dir.check()
+  cli.quiet_tensorflow()
+  from trainer import small_model_loop
+  experiment = None
+  try:
+    exp_dir.claim()
+    experiment = small_model_loop.SmallModelExperiment(cfg, args.experiment_dir)
+    result = experiment.run()
+  except BaseException as e:
+    interrupted = errors.was_interrupted() or errors.find_in_chain(
+        e, (errors.Interrupted, KeyboardInterrupt)) is not None
+    if exp_dir.rollback():
+      raise
+    if interrupted:
+      state = exp_dir.state_checkpoint()
+      then = (f"re-run the same command to resume from {state}" if state else
+              f"no training state was saved yet in {args.experiment_dir}")
+      sys.stderr.write(f"{PROG}: interrupted; {then}\n")
+      _exit_now(experiment)
+    raise
+  print(f"{PROG}: done at step {result.final_step}/{result.num_train_steps}"
+        f"{' (early stop)' if result.stopped_early else ''}; best step {result.best_step}"
+        f"{' (warm-start baseline)' if result.best_is_baseline else ''}; temperature "
+        f"{result.temperature:.4g}", flush=True)
+  print(f"{PROG}: small model: {result.export_dir} (make_examples "
+        f"--trained_small_model_path={result.export_dir})", flush=True)
+  print(f"{PROG}: report: {result.report_path}", flush=True)
+  return errors.EXIT_OK
+
+
 def _train(args, cfg) -> int:
+  if configs.is_small_model(cfg):
+    return _train_small_model(args, cfg)
   exp_dir = ExperimentDir(args.experiment_dir)
   exp_dir.check()
   cli.quiet_tensorflow()

@@ -29,7 +29,7 @@ def test_presets(name, key, value):
 
 
 def test_unknown_preset_lists_known():
-  with pytest.raises(ValueError, match="known: base, exome, scratch, small, tiny, wgs"):
+  with pytest.raises(ValueError, match="known: base, exome, scratch, small, small_model, tiny, wgs"):
     configs.get_config("hifi")
 
 
