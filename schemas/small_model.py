@@ -171,10 +171,17 @@ class SmallModel:
       raise ValueError(f"small model: temperature must be > 0, got {self.temperature}")
 
   def logits(self, features: np.ndarray) -> np.ndarray:
+    """Pre-softmax outputs, temperature applied.
+
+    ``einsum`` rather than ``@``: make_examples calls this once per partition with a handful
+    of rows, where OpenBLAS's thread hand-off costs more than the products and, with every core
+    busy with other workers, makes its threads wait on each other (measured: 8 ms a call
+    instead of 0.4 ms, and make_examples' CPU time doubled).
+    """
     x = (np.asarray(features, np.float32) - self.input_mean) / self.input_scale
     last = len(self.kernels) - 1
     for i, (k, b) in enumerate(zip(self.kernels, self.biases)):
-      x = x @ k + b
+      x = np.einsum("ij,jk->ik", x, k) + b
       if i < last:
         x = np.maximum(x, 0.0)
     return x / np.float32(self.temperature)
