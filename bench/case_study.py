@@ -91,6 +91,43 @@ SMOKE = Sizes(contigs="sim1:60000,sim2:30000",
                               "--config.warmup_steps=0"))
 
 
+def add_two_contig_flags(p) -> None:
+  """The flags of ``two_contig_sizes`` (and OUT), for the benches that use it."""
+  p.add_argument("out")
+  p.add_argument("--mbp", type=float, default=1.2, help="size of the training contig sim1")
+  p.add_argument("--test_mbp", type=float, default=0.4, help="size of the held-out contig sim2")
+  p.add_argument("--seed", type=int, default=7)
+  p.add_argument("--smoke", action="store_true")
+
+
+def two_contig_sizes(mbp: float, test_mbp: float, smoke: bool):
+  """The layout of the benches that reuse these steps (pseudolabels, cascade): contig sim1 of
+  ``mbp`` for training (its last 15% the tune split, for both read sets) and sim2 of
+  ``test_mbp`` held out. Returns (sizes, the base model's training overrides, sim2's bp)."""
+  n1 = 60_000 if smoke else int(mbp * 1e6)
+  n2 = 30_000 if smoke else int(test_mbp * 1e6)
+  base = SMOKE if smoke else FULL
+  tune_at = int(n1 * 0.85)
+  sz = dataclasses.replace(base, contigs=f"sim1:{n1},sim2:{n2}",
+                           short_train=f"sim1:1-{tune_at}", short_tune=f"sim1:{tune_at + 1}-{n1}",
+                           long_train=f"sim1:1-{tune_at}", long_tune=f"sim1:{tune_at + 1}-{n1}")
+  return sz, (base.train_overrides if smoke else ("--config.num_epochs=6",)), n2
+
+
+def base_platform(r: "Runner", sz: Sizes, seed: int, base_overrides: Sequence[str]):
+  """The shared first steps: genome, short and long reads, the short-read dataset and the base
+  model (``--config=small``). Returns (genome, {"30x", "7.5x"} BAMs, long-read BAM, dataset,
+  base experiment dir)."""
+  genome = make_genome(r, sz, seed)
+  short = short_reads(r, sz, genome, seed)
+  hifi = long_reads(r, sz, genome, seed)
+  short_ds = dataset(r, "short", genome, short["30x"], sz.short_train, sz.short_tune,
+                     sz.fractions, seed, sz.short_candidates)
+  base = train(r, "train_base", os.path.join(r.out, "models", "base"), short_ds, "small", 1,
+               base_overrides)
+  return genome, short, hifi, short_ds, base
+
+
 class StepFailed(RuntimeError):
   pass
 

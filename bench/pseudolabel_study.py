@@ -37,32 +37,15 @@ from bench import case_study as cs  # noqa: E402
 
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("out")
-  p.add_argument("--mbp", type=float, default=1.2, help="size of the training contig sim1")
-  p.add_argument("--test_mbp", type=float, default=0.4, help="size of the held-out contig sim2")
-  p.add_argument("--seed", type=int, default=7)
+  cs.add_two_contig_flags(p)
   p.add_argument("--min_gq", type=int, default=20)
   p.add_argument("--top_fraction", type=float, default=1.0)
-  p.add_argument("--smoke", action="store_true")
   args = p.parse_args(argv)
   if args.smoke:  # a smoke-size base model is barely trained: its GQs are all low
     args.min_gq = 0
-  n1 = 60_000 if args.smoke else int(args.mbp * 1e6)
-  n2 = 30_000 if args.smoke else int(args.test_mbp * 1e6)
-  base_sz = cs.SMOKE if args.smoke else cs.FULL
-  tune_at = int(n1 * 0.85)
-  sz = dataclasses.replace(base_sz, contigs=f"sim1:{n1},sim2:{n2}",
-                           short_train=f"sim1:1-{tune_at}", short_tune=f"sim1:{tune_at + 1}-{n1}",
-                           long_train=f"sim1:1-{tune_at}", long_tune=f"sim1:{tune_at + 1}-{n1}")
-  base_overrides = (base_sz.train_overrides if args.smoke else ("--config.num_epochs=6",))
+  sz, base_overrides, _ = cs.two_contig_sizes(args.mbp, args.test_mbp, args.smoke)
   r = cs.Runner(args.out)
-  genome = cs.make_genome(r, sz, args.seed)
-  short = cs.short_reads(r, sz, genome, args.seed)
-  hifi = cs.long_reads(r, sz, genome, args.seed)
-  short_ds = cs.dataset(r, "short", genome, short["30x"], sz.short_train, sz.short_tune,
-                        sz.fractions, args.seed, sz.short_candidates)
-  base = cs.train(r, "train_base", os.path.join(args.out, "models", "base"), short_ds, "small",
-                  1, base_overrides)
+  genome, short, hifi, short_ds, base = cs.base_platform(r, sz, args.seed, base_overrides)
   # 2-3: the base model's calls on the new platform's training contig become the labels.
   new_train = cs.calling_examples(r, "hifi_sim1", genome, hifi, "sim1")
   calls = os.path.join(args.out, "calls", "base_on_hifi_sim1.vcf.gz")
@@ -90,7 +73,7 @@ def main(argv=None) -> int:
   long_ds = cs.dataset(r, "long_pseudo", pseudo_genome, hifi, sz.long_train, sz.long_tune,
                        "1.0", args.seed)
   ft = cs.train(r, "fine_tune", os.path.join(args.out, "models", "ft-pseudo"), long_ds, "small",
-                1, base_sz.tune_overrides + (f"--config.init_checkpoint={cs.best_checkpoint(base)}",
+                1, sz.tune_overrides + (f"--config.init_checkpoint={cs.best_checkpoint(base)}",
                                              "--config.fine_tune_mode=whole"))
   # 6: both models on the held-out contig, scored against the real truth.
   test = cs.calling_examples(r, "hifi_sim2", genome, hifi, "sim2")
