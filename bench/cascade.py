@@ -159,10 +159,12 @@ def main(argv=None) -> int:
   labeled = {cov: labeled_examples(r, f"short{cov}", genome, short[cov], "sim2",
                                    sz.short_candidates) for cov in ("30x", "7.5x")}
   hifi_examples = labeled_examples(r, "hifi", genome, hifi, "sim2", ())
+  # Smoke sizes give a few hundred vectors: less than one of the preset's 512-batches.
+  small_overrides = ("--config.batch_size=32", "--config.num_epochs=3") if args.smoke else ()
   sm_base = train_small(r, "train_small_base", os.path.join(args.out, "models", "small_base"),
-                        short_sm)
+                        short_sm, small_overrides)
   sm_ft = train_small(r, "train_small_ft", os.path.join(args.out, "models", "small_ft"),
-                      long_sm, (f"--config.init_checkpoint={sm_base}",))
+                      long_sm, small_overrides + (f"--config.init_checkpoint={sm_base}",))
   for cov in ("30x", "7.5x"):
     runs[f"short {cov} | cascade"] = calling_run(r, f"{cov}-cascade", genome, short[cov],
                                                  "sim2", cnn, sz.short_candidates, sm_base)
