@@ -108,7 +108,8 @@ def small_model_options(cfg: config_lib.MakeExamplesConfig) -> Optional[SmallMod
         write_examples=cfg.write_small_model_examples, model=model,
         snp_gq_threshold=cfg.small_model_snp_gq_threshold,
         indel_gq_threshold=cfg.small_model_indel_gq_threshold,
-        vaf_context_window_size=cfg.small_model_vaf_context_window_size)
+        vaf_context_window_size=cfg.small_model_vaf_context_window_size,
+        call_multiallelics=cfg.small_model_call_multiallelics)
   except ValueError as e:
     raise flags.UsageError(str(e)) from None
 

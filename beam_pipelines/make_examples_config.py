@@ -88,6 +88,7 @@ class MakeExamplesConfig:
   small_model_snp_gq_threshold: float = small_model.DEFAULT_SNP_GQ_THRESHOLD
   small_model_indel_gq_threshold: float = small_model.DEFAULT_INDEL_GQ_THRESHOLD
   small_model_vaf_context_window_size: int = small_model.DEFAULT_VAF_CONTEXT_WINDOW_SIZE
+  small_model_call_multiallelics: bool = False
 
   @property
   def small_model_examples(self) -> Optional[str]:
@@ -181,8 +182,10 @@ class MakeExamplesConfig:
       if not self.trained_small_model_path:
         raise err("--call_small_model_examples needs --trained_small_model_path (a folder "
                   "exported by python -m trainer.train --config=small_model)")
-    elif self.trained_small_model_path:
-      raise err("--trained_small_model_path is only used with --call_small_model_examples")
+    else:
+      for name in ("trained_small_model_path", "small_model_call_multiallelics"):
+        if getattr(self, name):
+          raise err(f"--{name} is only used with --call_small_model_examples")
     for name in ("small_model_snp_gq_threshold", "small_model_indel_gq_threshold"):
       value = getattr(self, name)
       if value < 0 and value != -1:
@@ -309,6 +312,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   a("--small_model_indel_gq_threshold", type=float,
     default=small_model.DEFAULT_INDEL_GQ_THRESHOLD,
     help="accept the small model's indel calls with GQ >= this; -1: indels all go to the CNN")
+  flags.add_bool(parser, "small_model_call_multiallelics", False,
+                 "let the small model call multi-allelic candidates too (every image's alt set "
+                 "must clear the threshold); by default they go to the CNN")
   a("--small_model_vaf_context_window_size", type=int,
     default=small_model.DEFAULT_VAF_CONTEXT_WINDOW_SIZE,
     help="positions around a candidate whose VAF is a feature (51: -25..+25)")
@@ -355,4 +361,5 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       trained_small_model_path=args.trained_small_model_path,
       small_model_snp_gq_threshold=args.small_model_snp_gq_threshold,
       small_model_indel_gq_threshold=args.small_model_indel_gq_threshold,
-      small_model_vaf_context_window_size=args.small_model_vaf_context_window_size)
+      small_model_vaf_context_window_size=args.small_model_vaf_context_window_size,
+      small_model_call_multiallelics=args.small_model_call_multiallelics)

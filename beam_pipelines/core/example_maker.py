@@ -256,11 +256,13 @@ def make_partition_examples(partition: Range, raw_reads: Sequence[Read], ref: Re
         raise ValueError("training needs confident regions")
       to_draw = _label(candidates, truths, confident, ref, partition, opts, counts)
       if small is not None and small.write_examples:
-        made = training_examples(allele_counts, [(c, g) for c, g, _ in to_draw], small)
+        made = training_examples(allele_counts, [(c, g) for c, g, _ in to_draw], small,
+                                 opts.exclude_het_alt_images)
         counts[counters.SMALL_MODEL_EXAMPLES] += len(made)
         small_examples.extend(made)
     elif small is not None and small.calling:
-      cascade = call_easy_candidates(allele_counts, candidates, small, opts.sample_name)
+      cascade = call_easy_candidates(allele_counts, candidates, small, opts.sample_name,
+                                     opts.exclude_het_alt_images)
       counts[counters.SMALL_MODEL_SCORED] += cascade.scored
       counts[counters.SMALL_MODEL_CALLED] += len(cascade.accepted)
       small_calls.extend(cascade.accepted)

@@ -17,7 +17,9 @@ Definitions (integer arithmetic, floor division, as DeepVariant's encoder):
     reads (0 with none); ``*_reverse_strand_ratio`` = 100 * reverse reads // reads.
   * variant features: is_snp (1-base ref and alt), is_insertion (alt longer), is_deletion (ref
     longer), insertion_length / deletion_length (length difference, else 0), is_multiallelic
-    and is_multiple_alt_alleles (0: only biallelic candidates get a vector).
+    (the candidate has several alts) and is_multiple_alt_alleles (the vector is for a pair).
+  * A multi-allelic candidate gets one vector per alt-index set of its CNN images ((0,), (1,),
+    (0, 1), ...), "alt" meaning the reads of any alt of the set, as DeepVariant's encoder.
   * ``variant_allele_frequency_at_{minus,plus}_k``: at position start + offset, with
     non-ref = every non-reference read allele there (low quality included) and
     depth = ``ref_supporting_read_count`` + non-ref, 100 * non-ref // depth; 0 outside the
@@ -26,7 +28,7 @@ Definitions (integer arithmetic, floor division, as DeepVariant's encoder):
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -40,8 +42,8 @@ def _mean(total: int, n: int, multiplier: int = 1) -> int:
 
 
 def is_small_model_candidate(candidate: Candidate) -> bool:
-  """Biallelic candidates only: multi-allelic sites go to the CNN (as DeepVariant's default
-  ``--small_model_call_multiallelics=false``)."""
+  """Biallelic candidates: what the cascade calls unless ``--small_model_call_multiallelics``
+  (multi-allelic sites go to the CNN by default, as in DeepVariant)."""
   return len(candidate.alts) == 1
 
 
@@ -59,25 +61,35 @@ def context_vafs(counts: AlleleCounts, start: int, offsets: Sequence[int]) -> Li
 
 
 def candidate_features(counts: AlleleCounts, candidate: Candidate,
-                       window_size: int = contract.DEFAULT_VAF_CONTEXT_WINDOW_SIZE
-                       ) -> Optional[List[int]]:
-  """The feature vector of ``candidate`` (None for a multi-allelic one)."""
-  if not is_small_model_candidate(candidate):
-    return None
+                       window_size: int = contract.DEFAULT_VAF_CONTEXT_WINDOW_SIZE,
+                       alt_indices: Optional[Sequence[int]] = None) -> Optional[List[int]]:
+  """The feature vector of ``candidate`` for the alts ``alt_indices`` (0-based into its alts).
+
+  Without ``alt_indices``: the vector of a biallelic candidate, None for a multi-allelic one.
+  With them (DeepVariant's vector per alt-index set, one per CNN image): "alt" reads are the
+  reads of any of those alts, the type and length features look at those alts only, and
+  ``is_multiallelic`` / ``is_multiple_alt_alleles`` say whether the candidate has several alts
+  and whether the set does.
+  """
+  if alt_indices is None:
+    if not is_small_model_candidate(candidate):
+      return None
+    alt_indices = (0,)
   stats = counts.support
   if stats is None:
     raise ValueError("candidate_features needs count_alleles(..., support_stats=True)")
   pos = candidate.start
   i = pos - counts.start
-  alt = candidate.alts[0]
+  alts = [candidate.alts[k] for k in alt_indices]
   ref_n = int(stats.ref_reads[i])
-  alt_keys = candidate.allele_support.get(alt, ())
+  alt_keys = [key for a in alts for key in candidate.allele_support.get(a, ())]
   alt_n = len(alt_keys)
   by_key = stats.alt.get(pos, {})
   alt_stats = [by_key[k] for k in alt_keys]
   total = ref_n + sum(len(v) for v in candidate.allele_support.values())
   pair = ref_n + alt_n
-  ref_len, alt_len = len(candidate.ref), len(alt)
+  ref_len = len(candidate.ref)
+  lens = [len(a) for a in alts]
   base = [
       ref_n, alt_n, pair, total,
       100 * alt_n // total if total else 0,
@@ -87,20 +99,20 @@ def candidate_features(counts: AlleleCounts, candidate: Candidate,
       _mean(stats.ref_reverse[i], ref_n, 100), _mean(sum(s[2] for s in alt_stats), alt_n, 100),
   ]
   variant = [
-      int(ref_len == 1 and alt_len == 1), int(alt_len > ref_len), int(ref_len > alt_len),
-      max(0, alt_len - ref_len), max(0, ref_len - alt_len), 0, 0,
+      int(ref_len == 1 and all(n == 1 for n in lens)), int(all(n > ref_len for n in lens)),
+      int(all(n < ref_len for n in lens)), max(0, max(n - ref_len for n in lens)),
+      max(0, max(ref_len - n for n in lens)), int(len(candidate.alts) > 1),
+      int(len(alt_indices) > 1),
   ]
   return base + variant + context_vafs(counts, pos, contract.context_offsets(window_size))
 
 
-def feature_matrix(counts: AlleleCounts, candidates: Sequence[Candidate],
+def feature_matrix(counts: AlleleCounts, rows: Sequence[Tuple[Candidate, Sequence[int]]],
                    window_size: int = contract.DEFAULT_VAF_CONTEXT_WINDOW_SIZE) -> np.ndarray:
-  """(n, features) int64 matrix of biallelic ``candidates`` (callers filter first)."""
+  """(n, features) int64 matrix of (candidate, alt indices) ``rows``."""
   width = len(contract.feature_names(window_size))
-  rows = [candidate_features(counts, c, window_size) for c in candidates]
-  if any(r is None for r in rows):
-    raise ValueError("feature_matrix: multi-allelic candidates have no small-model vector")
-  return np.asarray(rows, dtype=np.int64).reshape(len(rows), width)
+  vecs = [candidate_features(counts, c, window_size, idx) for c, idx in rows]
+  return np.asarray(vecs, dtype=np.int64).reshape(len(vecs), width)
 
 
 def label_class(genotype: Sequence[int]) -> Optional[int]:

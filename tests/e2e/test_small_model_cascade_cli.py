@@ -112,8 +112,10 @@ def test_small_model_flags_are_checked(sim, tmp_path):
   r = _calling(sim, str(tmp_path / "ex.tfrecord.gz"), "--write_small_model_examples")
   assert r.returncode == 2 and "needs --mode training" in r.stderr
   r = _calling(sim, str(tmp_path / "ex.tfrecord.gz"), "--small_model_call_multiallelics")
-  assert r.returncode == 2 and "DeepVariant" in r.stderr and "small_model_call_multiallelics" \
-      in r.stderr
+  assert r.returncode == 2 and "--small_model_call_multiallelics is only used with " \
+      "--call_small_model_examples" in r.stderr
+  r = _calling(sim, str(tmp_path / "ex.tfrecord.gz"), "--small_model_inference_batch_size=8")
+  assert r.returncode == 2 and "DeepVariant" in r.stderr  # a DeepVariant flag not implemented
 
 
 def test_postprocess_merges_small_model_calls_with_call_variants_output(tmp_path):

@@ -96,3 +96,41 @@ def test_saved_model_round_trips(tmp_path):
   np.testing.assert_allclose(contract.gq_of([[0.999, 0.001, 0.0]]), [30.0], atol=1e-6)
   with pytest.raises(contract.SmallModelError, match="no small_model.json"):
     contract.load(str(tmp_path))
+
+
+def _multi_allelic_site():
+  from beam_pipelines.core.allele_counter import count_alleles
+  from beam_pipelines.core.candidates import VscOptions, call_candidates
+  from beam_pipelines.core.regions import Range
+  from tests.unit.test_small_model_features import REF, _read
+  reads = [_read(f"a{i}", 0, "10M", "ACCTACGTAC") for i in range(3)]
+  reads += [_read(f"b{i}", 0, "10M", "ACTTACGTAC") for i in range(3)]
+  counts = count_alleles(reads, REF, Range("c", 0, 10), support_stats=True)
+  cands = call_candidates(counts, VscOptions(), "c")
+  return counts, cands
+
+
+def test_multi_allelic_sites_go_to_the_cnn_unless_asked_then_one_call_per_image():
+  from beam_pipelines.core.small_model_cascade import call_easy_candidates, training_examples
+  counts, cands = _multi_allelic_site()
+  (multi,) = [c for c in cands if len(c.alts) == 2]
+  model = _constant_model([0.0, 12.0, 0.0], window=51)
+  default = call_easy_candidates(counts, [multi], SmallModelOptions(model=model), "S")
+  assert default.accepted == [] and default.remaining == [multi] and default.scored == 0
+  asked = call_easy_candidates(counts, [multi], SmallModelOptions(
+      model=model, call_multiallelics=True), "S")
+  assert asked.remaining == [] and asked.scored == 1
+  preds = [call_outputs.decode_output(b)[1] for b in asked.accepted]
+  assert [p.alt_indices for p in preds] == [(0,), (1,), (0, 1)]  # the CNN's image order
+  # One unsure image keeps the whole site for the CNN.
+  unsure = SmallModelOptions(model=model, call_multiallelics=True, snp_gq_threshold=60)
+  assert call_easy_candidates(counts, [multi], unsure, "S").remaining == [multi]
+  # Training: one labeled vector per image, labeled as the image is (genotype 1/2).
+  made = training_examples(counts, [(multi, (1, 2))], SmallModelOptions(write_examples=True))
+  exs = [contract.decode_example(b) for b in made]
+  assert [e.label for e in exs] == [1, 1, 2]
+  assert [e.ids[-1] for e in exs] == ["C", "T", "C|T"]
+  only_single = training_examples(counts, [(multi, (1, 2))],
+                                  SmallModelOptions(write_examples=True),
+                                  exclude_het_alt_images=True)
+  assert len(only_single) == 2

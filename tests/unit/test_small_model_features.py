@@ -144,15 +144,25 @@ def test_indel_features_and_window_clipped_to_the_partition():
   assert by_name["variant_allele_frequency_at_plus_1"] == 0
 
 
-def test_multiallelic_candidates_get_no_vector_and_labels_map_to_classes():
+def test_multiallelic_candidates_get_one_vector_per_alt_set():
   reads = [_read(f"a{i}", 0, "10M", "ACCTACGTAC") for i in range(3)]
-  reads += [_read(f"b{i}", 0, "10M", "ACTTACGTAC") for i in range(3)]
+  reads += [_read(f"b{i}", 0, "10M", "ACTTACGTAC", flag=16) for i in range(3)]
+  reads += [_read(f"r{i}", 0, "10M", "ACGTACGTAC") for i in range(2)]
   counts = count_alleles(reads, REF, Range("c", 0, 10), support_stats=True)
   cand = next(c for c in call_candidates(counts, VscOptions(), "c") if c.start == 2)
-  assert len(cand.alts) == 2
-  assert F.candidate_features(counts, cand) is None
-  with pytest.raises(ValueError, match="multi-allelic"):
-    F.feature_matrix(counts, [cand])
+  assert cand.alts == ("C", "T")
+  assert F.candidate_features(counts, cand) is None  # no biallelic vector
+  names = contract.feature_names(3)
+  one = dict(zip(names, F.candidate_features(counts, cand, 3, (1,))))
+  both = dict(zip(names, F.candidate_features(counts, cand, 3, (0, 1))))
+  assert (one["num_reads_supports_alt"], one["alt_reverse_strand_ratio"]) == (3, 100)
+  assert (both["num_reads_supports_alt"], both["alt_reverse_strand_ratio"]) == (6, 50)
+  assert one["total_depth"] == both["total_depth"] == 8 and one["num_reads_supports_ref"] == 2
+  assert (one["is_multiallelic"], one["is_multiple_alt_alleles"]) == (1, 0)
+  assert (both["is_multiallelic"], both["is_multiple_alt_alleles"]) == (1, 1)
+  assert both["variant_allele_frequency"] == 75 and one["is_snp"] == 1
+  mat = F.feature_matrix(counts, [(cand, (0,)), (cand, (1,)), (cand, (0, 1))], 3)
+  assert mat.shape == (3, len(names)) and mat[2].tolist() == list(both.values())
   assert [F.label_class(g) for g in ((0, 0), (0, 1), (1, 0), (1, 1), (1,), (-1, -1))] == \
       [0, 1, 1, 2, 2, None]
 
