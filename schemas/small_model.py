@@ -203,8 +203,15 @@ class SmallModelError(ValueError):
 
 
 def save(path: str, model: SmallModel) -> None:
-  """Writes the model folder: weights first, the json last (its presence marks it complete)."""
+  """Writes the model folder: weights first, the json last (its presence marks it complete).
+
+  Over an earlier export the old json goes first, so a reader in between finds an incomplete
+  folder (refused by ``load``), never new weights under an old description."""
   os.makedirs(path, exist_ok=True)
+  try:
+    os.remove(os.path.join(path, MODEL_JSON))
+  except FileNotFoundError:
+    pass
   arrays = {"input_mean": model.input_mean, "input_scale": model.input_scale}
   for i, (k, b) in enumerate(zip(model.kernels, model.biases)):
     arrays[f"kernel_{i}"] = np.asarray(k, np.float32)

@@ -181,6 +181,23 @@ def test_report_has_the_reliability_table_and_plot(trained):
   assert record["kind"] == "small_model"
   snp = record["cascade"][0]
   assert snp["kind"] == "SNP" and 0 < snp["accepted"] <= snp["candidates"]
+  sweep = [r for r in record["cascade_sweep"] if r["kind"] == "SNP"]
+  assert [r["gq_threshold"] for r in sweep] == [15, 20, 25, 30, 35, 40, 50]
+  assert [r for r in sweep if r["gq_threshold"] == 25][0]["accepted"] == snp["accepted"]
+  assert "Other GQ thresholds (tune set)" in page
+
+
+def test_cascade_sweep_counts_calls_and_errors_per_threshold():
+  from trainer import small_model_report
+  probs = np.array([[0.999, 0.001, 0.0], [0.5, 0.5, 0.0], [0.0, 0.9999, 0.0001],
+                    [0.00001, 0.99999, 0.0]])
+  labels = np.array([1, 1, 1, 0])      # rows 0 and 3 are wrong
+  types = np.array([1, 1, 2, 2])       # two SNPs, two indels
+  rows = small_model_report.cascade_sweep(probs, labels, types, thresholds=(20, 45))
+  by = {(r["kind"], r["gq_threshold"]): (r["accepted"], r["errors"]) for r in rows}
+  # GQs: 30, 3, 40, 50
+  assert by[("SNP", 20)] == (1, 1) and by[("SNP", 45)] == (0, 0)
+  assert by[("indel and other", 20)] == (2, 1) and by[("indel and other", 45)] == (1, 1)
 
 
 def test_best_checkpoint_is_the_best_tune(trained):
