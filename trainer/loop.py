@@ -79,7 +79,7 @@ def _round_metrics(values: Dict[str, float]) -> Dict[str, float]:
   return {k: (float(v) if math.isfinite(v) else None) for k, v in sorted(values.items())}
 
 
-class Experiment:
+class Experiment(selection.SelectionVariables):
   """One training run in ``experiment_dir`` under ``strategy``; ``run()`` does it all."""
 
   def __init__(self, cfg: ml_collections.ConfigDict, experiment_dir: str, strategy=None,
@@ -209,23 +209,6 @@ class Experiment:
         max_to_keep=cfg.keep_top_k, checkpoint_name="ckpt")
     self.writer = (tf.summary.create_file_writer(self.dir) if self.is_chief
                    else tf.summary.create_noop_writer())
-
-  def _selector(self) -> selection.CheckpointSelector:
-    best = float(self.sel_best_value.numpy())
-    state = selection.SelectionState(
-        best_value=None if math.isnan(best) else best,
-        best_step=int(self.sel_best_step.numpy()),
-        tunes_without_improvement=int(self.sel_counter.numpy()),
-        baseline_step=int(self.sel_baseline.numpy()))
-    return selection.CheckpointSelector(self.cfg.best_checkpoint_metric,
-                                        self.cfg.early_stopping_patience, state)
-
-  def _store_selector(self, selector: selection.CheckpointSelector) -> None:
-    s = selector.state
-    self.sel_best_value.assign(np.nan if s.best_value is None else s.best_value)
-    self.sel_best_step.assign(s.best_step)
-    self.sel_counter.assign(s.tunes_without_improvement)
-    self.sel_baseline.assign(s.baseline_step)
 
   # ---- steps -----------------------------------------------------------------------------------
   def _make_train_chunk(self):

@@ -87,3 +87,27 @@ class CheckpointSelector:
       return Decision(value=value, improved=False, stop=True)
     self.state.tunes_without_improvement += 1
     return Decision(value=value, improved=False, stop=False)
+
+
+class SelectionVariables:
+  """The selector's state kept in an experiment's checkpointed tf.Variables, so that a resumed
+  run selects as an uninterrupted one. Mixed into the CNN and small-model experiments, which
+  own ``cfg`` and the ``sel_best_value`` (NaN for none), ``sel_best_step``, ``sel_counter``
+  and ``sel_baseline`` variables."""
+
+  def _selector(self) -> CheckpointSelector:
+    best = float(self.sel_best_value.numpy())
+    state = SelectionState(
+        best_value=None if math.isnan(best) else best,
+        best_step=int(self.sel_best_step.numpy()),
+        tunes_without_improvement=int(self.sel_counter.numpy()),
+        baseline_step=int(self.sel_baseline.numpy()))
+    return CheckpointSelector(self.cfg.best_checkpoint_metric,
+                              self.cfg.early_stopping_patience, state)
+
+  def _store_selector(self, selector: CheckpointSelector) -> None:
+    s = selector.state
+    self.sel_best_value.assign(float("nan") if s.best_value is None else s.best_value)
+    self.sel_best_step.assign(s.best_step)
+    self.sel_counter.assign(s.tunes_without_improvement)
+    self.sel_baseline.assign(s.baseline_step)

@@ -234,7 +234,7 @@ def check_init(init: InitModel, cfg: ml_collections.ConfigDict, num_features: in
 
 
 # ---- the run --------------------------------------------------------------------------------------
-class SmallModelExperiment:
+class SmallModelExperiment(selection.SelectionVariables):
   """One small-model training run in ``experiment_dir``; ``run()`` does it all (module doc)."""
 
   def __init__(self, cfg: ml_collections.ConfigDict, experiment_dir: str,
@@ -386,23 +386,6 @@ class SmallModelExperiment:
       for key, value in out.items():
         summaries.scalar(key, value, step)
     return out
-
-  def _selector(self) -> selection.CheckpointSelector:
-    best = float(self.sel_best_value.numpy())
-    state = selection.SelectionState(
-        best_value=None if math.isnan(best) else best,
-        best_step=int(self.sel_best_step.numpy()),
-        tunes_without_improvement=int(self.sel_counter.numpy()),
-        baseline_step=int(self.sel_baseline.numpy()))
-    return selection.CheckpointSelector(self.cfg.best_checkpoint_metric,
-                                        self.cfg.early_stopping_patience, state)
-
-  def _store_selector(self, selector: selection.CheckpointSelector) -> None:
-    s = selector.state
-    self.sel_best_value.assign(np.nan if s.best_value is None else s.best_value)
-    self.sel_best_step.assign(s.best_step)
-    self.sel_counter.assign(s.tunes_without_improvement)
-    self.sel_baseline.assign(s.baseline_step)
 
   def _save_best(self, step: int, metrics: Dict[str, float], baseline: bool) -> None:
     path = self.best_manager.save(checkpoint_number=step)

@@ -277,6 +277,23 @@ def _exit_now(experiment) -> None:
   errors.exit_now(errors.EXIT_INTERRUPTED)
 
 
+def _stop_if_interrupted(e: BaseException, exp_dir, experiment_dir: str, experiment) -> None:
+  """After a failed run: returns when ``e`` should propagate (a directory this run made is
+  rolled back first); when it was an interrupt the state is kept, and the run ends at once
+  with one line saying where the next run resumes."""
+  interrupted = errors.was_interrupted() or errors.find_in_chain(
+      e, (errors.Interrupted, KeyboardInterrupt)) is not None
+  if exp_dir.rollback() or not interrupted:
+    return
+  state = exp_dir.state_checkpoint()
+  at = f" at step {int(experiment.step.numpy())}" if experiment is not None and hasattr(
+      experiment, "step") else ""
+  then = (f"re-run the same command to resume from {state}" if state else
+          f"no training state was saved yet in {experiment_dir}")
+  sys.stderr.write(f"{PROG}: interrupted{at}; {then}\n")
+  _exit_now(experiment)
+
+
 def _check_small_model_flags(args) -> None:
   """The small model trains on one device in one process: refuse what only the CNN uses."""
   for flag, value, default in (("--strategy", args.strategy, "default"),
@@ -300,16 +317,7 @@ def _train_small_model(args, cfg) -> int:
     experiment = small_model_loop.SmallModelExperiment(cfg, args.experiment_dir)
     result = experiment.run()
   except BaseException as e:
-    interrupted = errors.was_interrupted() or errors.find_in_chain(
-        e, (errors.Interrupted, KeyboardInterrupt)) is not None
-    if exp_dir.rollback():
-      raise
-    if interrupted:
-      state = exp_dir.state_checkpoint()
-      then = (f"re-run the same command to resume from {state}" if state else
-              f"no training state was saved yet in {args.experiment_dir}")
-      sys.stderr.write(f"{PROG}: interrupted; {then}\n")
-      _exit_now(experiment)
+    _stop_if_interrupted(e, exp_dir, args.experiment_dir, experiment)
     raise
   print(f"{PROG}: done at step {result.final_step}/{result.num_train_steps}"
         f"{' (early stop)' if result.stopped_early else ''}; best step {result.best_step}"
@@ -342,18 +350,8 @@ def _train(args, cfg) -> int:
                                  block_after_step=args.debug_block_after_step)
     result = experiment.run()
   except BaseException as e:
-    interrupted = errors.was_interrupted() or errors.find_in_chain(
-        e, (errors.Interrupted, KeyboardInterrupt)) is not None
-    if not is_chief or exp_dir.rollback():
-      raise
-    if interrupted:  # the state is kept: say where the next run resumes
-      state = exp_dir.state_checkpoint()
-      at = f" at step {int(experiment.step.numpy())}" if experiment is not None and hasattr(
-          experiment, "step") else ""
-      then = (f"re-run the same command to resume from {state}" if state else
-              f"no training state was saved yet in {args.experiment_dir}")
-      sys.stderr.write(f"{PROG}: interrupted{at}; {then}\n")
-      _exit_now(experiment)
+    if is_chief:
+      _stop_if_interrupted(e, exp_dir, args.experiment_dir, experiment)
     raise
   print(f"{PROG}: done at step {result.final_step}/{result.num_train_steps}"
         f"{' (early stop)' if result.stopped_early else ''}; best step {result.best_step}"
