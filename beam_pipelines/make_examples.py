@@ -56,8 +56,10 @@ PROG = "make_examples"
 log = logging.getLogger("pileflow.make_examples")
 
 
-def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> ExampleMakerOptions:
-  """The pure core's options from the validated config; raises UsageError on bad values."""
+def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str,
+                  small: Optional[SmallModelOptions] = None) -> ExampleMakerOptions:
+  """The pure core's options from the validated config; raises UsageError on bad values.
+  ``small``: the cascade's options when the caller already loaded them (else loaded here)."""
   try:
     opt_channels = channel_rules.validate_opt_channels(cfg.channels)
     physical = channel_rules.physical_channel_order(opt_channels)
@@ -87,7 +89,7 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str) -> Examp
       alt_aligned=AltAlignedOptions(cfg.alt_aligned_pileup, cfg.types_to_alt_align,
                                     (realigner or RealignerOptions()).aln),
       split_skip_reads=cfg.split_skip_reads,
-      small_model=small_model_options(cfg),
+      small_model=small if small is not None else small_model_options(cfg),
       gvcf=GvcfOptions(gq_resolution=cfg.gvcf_gq_binsize,
                        include_med_dp=cfg.include_med_dp).validate() if cfg.gvcf else None)
 
@@ -212,9 +214,9 @@ def run(cfg: config_lib.MakeExamplesConfig, beam_args: Sequence[str],
   for name, out in side.items():
     out.preflight(cfg.overwrite, flag=SIDE_FLAGS[name])
   new_dir = not fs.exists(fs.dirname(outputs.final_paths[0]) or ".")
-  small_model_options(cfg)  # a bad --trained_small_model_path stops the run before planning
+  small = small_model_options(cfg)  # a bad --trained_small_model_path stops us before planning
   plan = inputs.plan(cfg)
-  opts = maker_options(cfg, plan.sample_name)
+  opts = maker_options(cfg, plan.sample_name, small)
   log.info("%s: %d partitions in %d work units over %s bp -> %d shard(s)", PROG,
            plan.num_partitions, len(plan.units), f"{plan.total_bp:,}", outputs.num_shards)
   try:

@@ -36,10 +36,6 @@ def _calling(sim, examples, *extra):
               "--reads", str(sim / "reads.bam"), "--examples", examples, *extra)
 
 
-def _count(pattern):
-  return sum(1 for p in glob.glob(pattern) for _ in tfrecord.read_records(p))
-
-
 def test_accepted_candidates_get_no_pileup_and_are_written_as_calls(sim, tmp_path):
   plain = _calling(sim, str(tmp_path / "plain" / "ex.tfrecord@2.gz"))
   assert plain.returncode == 0, plain.stderr[-2000:]
