@@ -15,8 +15,9 @@ DeepVariant's ``+test`` suffix does):
   exome        DeepVariant's ``exome`` (latest), a warm-start recipe.
   scratch      from-scratch training: random init, AdamW, short warmup, no baseline tune.
   small        the CPU recipe (:func:`_small`): the ``small`` backbone (a compact
-               ResNet-style net, ~220k weights), batch 64, Adam, balanced class weights, EMA, a tune per epoch
-               and early stop; a useful model on 2 cores in minutes.
+               ResNet-style net with a read-row branch, ~226k weights), batch 64,
+               Adam, balanced class weights, EMA, a tune per epoch and early stop; a
+               useful model on 2 cores in minutes.
   tiny         the test preset: the ``tiny`` backbone, batch 8, no warmup, tune every 20 steps,
                small shuffle buffer, few input threads; built for a 2-core CI in seconds.
   small_model  DeepVariant's small model (:func:`_small_model`): the cascade's fully connected

@@ -40,6 +40,7 @@ import tf_keras
 from schemas import labels as labels_lib
 from trainer import configs
 from trainer import grouped_conv
+from trainer import read_rows
 
 BackboneFn = Callable[[Tuple[int, int, int]], tf_keras.Model]
 _REGISTRY: Dict[str, BackboneFn] = {}
@@ -117,12 +118,14 @@ def regnety_032(input_shape):
 
 @register("small")
 def small(input_shape):
-  """The CPU backbone: a compact ResNet-style net, ~220k weights, ~40M multiply-adds.
+  """The CPU backbone: a compact ResNet-style net, ~225k weights, ~40M multiply-adds.
 
   Layout: 5x5 stride-4 conv (24) -> 3x3 stride-2 conv (48) -> 3x3 stride-2 conv (96) -> one
   residual block of two 3x3 convs (96) -> global average pooling; batch norm + ReLU after
   every conv. On a 100x221 pileup the last maps are 7x14, each cell seeing ~60 reads x ~60
-  columns, which covers the candidate's column and its neighbourhood.
+  columns, which covers the candidate's column and its neighbourhood. Beside that trunk, the
+  read-row branch (``trainer.read_rows``) looks at the candidate's columns one read at a time,
+  so fractions of reads (what a genotype is) stay fractions at any coverage.
 
   Why this shape (measured with bench/backbones.py on the project's 2-core machine, batch 64,
   [100, 221, 7]): training speed on CPU is set by the first, full-resolution layers, so the
@@ -155,7 +158,8 @@ def small(input_shape):
   centre = layers.Cropping2D(((0, 0), (mid, width - mid - 1)), name="small_centre_crop")(x)
   x = layers.Concatenate(name="small_pool_concat")([
       layers.GlobalAveragePooling2D(name="small_pool")(x),
-      layers.GlobalAveragePooling2D(name="small_centre_pool")(centre)])
+      layers.GlobalAveragePooling2D(name="small_centre_pool")(centre),
+      read_rows.read_row_features(inputs, "small_rows")])
   return tf_keras.Model(inputs, x, name="small")
 
 

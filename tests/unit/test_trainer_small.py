@@ -59,12 +59,15 @@ def test_backbone_is_a_residual_cnn_of_about_200k_weights():
   weights = sum(int(np.prod(w.shape)) for w in bundle.model.trainable_weights)
   assert 150_000 < weights < 400_000, weights
   kinds = [type(l).__name__ for l in bundle.model.layers]
-  assert kinds.count("Conv2D") == 5 and kinds.count("BatchNormalization") == 5
+  assert kinds.count("Conv2D") == 8 and kinds.count("BatchNormalization") == 5  # 3 per-row
   assert "Add" in kinds  # the residual block
   assert bundle.model.get_layer("small_res_add").output_shape == (None, 7, 14, 96)
   # the candidate's column (110 of 221 -> 6 of 14) pooled beside the whole map
   assert bundle.model.get_layer("small_centre_crop").output_shape == (None, 7, 1, 96)
-  assert bundle.model.get_layer("small_pool_concat").output_shape == (None, 192)
+  # ... and the read-row branch: 3 centre columns at full row resolution, 3 poolings of 32
+  assert bundle.model.get_layer("small_rows_crop").output_shape == (None, 100, 3, 7)
+  assert bundle.model.get_layer("small_rows_concat").output_shape == (None, 96)
+  assert bundle.model.get_layer("small_pool_concat").output_shape == (None, 192 + 96)
   first = [w for w in models.weighted_layers(bundle.model)[0].weights if w.shape.rank == 4][0]
   assert first.shape[2] == 7
   with pytest.raises(ValueError, match="at least 32x32"):
