@@ -20,7 +20,8 @@ per-row convolutions (1x3 then 1x1, ReLU), and three poolings over rows:
 
 With the branch, the same data, seed and steps gave 111 errors in 4,452 (hom-alt called het:
 16 -> 7) and, on the held-out contig, 7.5x SNP F1 0.9162 -> 0.9395 and INDEL 0.9120 -> 0.9287
-(bcftools call on the same reads: 0.9413, 0.9163); 30x stayed 1.0000 / 1.0000. It costs ~1.8k
+(bcftools call on the same reads: 0.9413, 0.9163); at 30x SNP 0.9990 -> 1.0000 and INDEL
+1.0000 -> 0.9956 (one genotype error, as bcftools there). It costs ~1.8k
 weights and ~0.2 M multiply-adds per image, little beside the trunk's ~40 M.
 """
 from __future__ import annotations
