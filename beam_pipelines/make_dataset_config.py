@@ -70,6 +70,10 @@ class MakeDatasetConfig:
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
   split_skip_reads: bool = False
+  parse_sam_aux_fields: Optional[bool] = None  # see make_examples
+  sort_by_haplotypes: bool = False
+  add_hp_channel: bool = False
+  hp_tag_for_assembly_polishing: int = 0
   write_small_model_examples: bool = True
   pileup_image_height: int = 100
   pileup_image_width: int = 221
@@ -139,6 +143,7 @@ class MakeDatasetConfig:
         vsc_min_fraction_indels=self.vsc_min_fraction_indels,
         alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align,
         split_skip_reads=self.split_skip_reads, pileup_image_height=self.pileup_image_height,
+        **{name: getattr(self, name) for name in me_config.HAPLOTYPE_FLAGS},
         write_small_model_examples=self.write_small_model_examples,
         pileup_image_width=self.pileup_image_width)
 
@@ -179,6 +184,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   flags.add_bool(parser, "realign_reads", True, "local realignment (see make_examples)")
   flags.add_bool(parser, "split_skip_reads", False,
                  "cut spliced reads (CIGAR N) into their aligned blocks (see make_examples)")
+  me_config.add_haplotype_flags(parser)
   a("--sequencing_type", default="", help="WGS, WES or TRIO")
   flags.add_bool(parser, "write_small_model_examples", True,
                  "also write the small model's labeled examples, shuffled and split like the "
@@ -209,7 +215,7 @@ def from_args(args: argparse.Namespace) -> MakeDatasetConfig:
       min_mapping_quality=args.min_mapping_quality, min_base_quality=args.min_base_quality,
       labeler_algorithm=args.labeler_algorithm, realign_reads=args.realign_reads,
       alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
-      split_skip_reads=args.split_skip_reads,
+      split_skip_reads=args.split_skip_reads, **me_config.haplotype_settings(args),
       write_small_model_examples=args.write_small_model_examples,
       pileup_image_height=args.pileup_image_height or 100,
       pileup_image_width=args.pileup_image_width or 221,

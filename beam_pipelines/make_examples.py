@@ -62,11 +62,15 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str,
   ``small``: the cascade's options when the caller already loaded them (else loaded here)."""
   try:
     opt_channels = channel_rules.validate_opt_channels(cfg.channels)
-    physical = channel_rules.physical_channel_order(opt_channels)
+    physical = channel_rules.physical_channel_order(opt_channels,
+                                                    add_hp_channel=cfg.add_hp_channel)
     pileup = PileupOptions(height=cfg.pileup_image_height, width=cfg.pileup_image_width,
                            channels=tuple(int(c) for c in physical),
                            min_mapping_quality=cfg.min_mapping_quality,
-                           min_base_quality=cfg.min_base_quality).validate()
+                           min_base_quality=cfg.min_base_quality,
+                           sort_by_haplotypes=cfg.sort_by_haplotypes,
+                           hp_tag_for_assembly_polishing=cfg.hp_tag_for_assembly_polishing
+                           ).validate()
     vsc = VscOptions(cfg.vsc_min_count_snps, cfg.vsc_min_count_indels,
                      cfg.vsc_min_fraction_snps, cfg.vsc_min_fraction_indels)
   except (ValueError, PileupOptionsError) as e:
@@ -88,7 +92,7 @@ def maker_options(cfg: config_lib.MakeExamplesConfig, sample_name: str,
       realigner=realigner,
       alt_aligned=AltAlignedOptions(cfg.alt_aligned_pileup, cfg.types_to_alt_align,
                                     (realigner or RealignerOptions()).aln),
-      split_skip_reads=cfg.split_skip_reads,
+      split_skip_reads=cfg.split_skip_reads, parse_sam_aux_fields=cfg.parse_sam_aux_fields,
       small_model=small if small is not None else small_model_options(cfg),
       gvcf=GvcfOptions(gq_resolution=cfg.gvcf_gq_binsize,
                        include_med_dp=cfg.include_med_dp).validate() if cfg.gvcf else None)

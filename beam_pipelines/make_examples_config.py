@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from beam_pipelines import flags
 from beam_pipelines import model_types
@@ -82,6 +82,10 @@ class MakeExamplesConfig:
   alt_aligned_pileup: str = "none"
   types_to_alt_align: str = "indels"
   split_skip_reads: bool = False
+  parse_sam_aux_fields: Optional[bool] = None  # None: on when the HP tag is needed
+  sort_by_haplotypes: bool = False
+  add_hp_channel: bool = False
+  hp_tag_for_assembly_polishing: int = 0
   write_small_model_examples: bool = False
   call_small_model_examples: bool = False
   trained_small_model_path: str = ""
@@ -132,6 +136,7 @@ class MakeExamplesConfig:
       raise err("--reads is required")
     if not self.examples:
       raise err("--examples is required")
+    check_haplotype_flags(self)
     if self.training:
       for name, path in (("--truth_variants", self.truth_variants),
                          ("--confident_regions", self.confident_regions)):
@@ -232,6 +237,42 @@ class MakeExamplesConfig:
                 f"{n_examples}; each make_examples task writes one of each, so they must match")
 
 
+HAPLOTYPE_FLAGS = ("parse_sam_aux_fields", "sort_by_haplotypes", "add_hp_channel",
+                   "hp_tag_for_assembly_polishing")
+
+
+def add_haplotype_flags(parser: argparse.ArgumentParser) -> None:
+  """DeepVariant's HP-tag flags (make_examples and make_dataset alike)."""
+  a = parser.add_argument
+  a("--parse_sam_aux_fields", dest="parse_sam_aux_fields", nargs="?", const=True,
+    default=None, type=flags.str2bool,
+    help="read the HP tag of every record (default: on when --add_hp_channel or "
+         "--sort_by_haplotypes needs it, as DeepVariant v1.5 resolves it)")
+  a("--noparse_sam_aux_fields", dest="parse_sam_aux_fields", action="store_false",
+    help=argparse.SUPPRESS)
+  flags.add_bool(parser, "sort_by_haplotypes", False,
+                 "sort read rows by HP tag (untagged 0 first), then by start")
+  flags.add_bool(parser, "add_hp_channel", False,
+                 "add channel 7: the read's HP tag 0/1/2 as 0/127/254")
+  a("--hp_tag_for_assembly_polishing", type=int, default=0,
+    help="> 0: reads with this HP tag on top; 2 also swaps HP 1 and 2 in the HP channel")
+
+
+def haplotype_settings(args: argparse.Namespace) -> Dict[str, object]:
+  return {name: getattr(args, name) for name in HAPLOTYPE_FLAGS}
+
+
+def check_haplotype_flags(cfg) -> None:
+  """The HP channel and haplotype sorting need the HP tag: refused with it turned off."""
+  users = [f"--{n}" for n in ("add_hp_channel", "sort_by_haplotypes") if getattr(cfg, n)]
+  if users and cfg.parse_sam_aux_fields is False:
+    raise flags.UsageError(f"{' and '.join(users)} need(s) each read's HP tag, which "
+                           "--noparse_sam_aux_fields turns off")
+  if cfg.hp_tag_for_assembly_polishing < 0:
+    raise flags.UsageError(f"--hp_tag_for_assembly_polishing="
+                           f"{cfg.hp_tag_for_assembly_polishing}: must be >= 0")
+
+
 def add_flags(parser: argparse.ArgumentParser) -> None:
   a = parser.add_argument
   a("--mode", required=True, choices=MODES, help="training (labeled) or calling examples")
@@ -279,6 +320,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     help="candidates that get alt-aligned views (the others get blank ones)")
   flags.add_bool(parser, "split_skip_reads", False,
                  "cut spliced reads (CIGAR N, RNA) into their aligned blocks")
+  add_haplotype_flags(parser)
   a("--pileup_image_height", type=int, default=0, help="0 = 100")
   a("--pileup_image_width", type=int, default=0, help="0 = 221")
   a("--sample_name", default=None,
@@ -355,7 +397,7 @@ def from_args(args: argparse.Namespace) -> MakeExamplesConfig:
       customized_classes_labeler_classes_list=args.customized_classes_labeler_classes_list,
       customized_classes_labeler_info_field_name=args.customized_classes_labeler_info_field_name,
       alt_aligned_pileup=args.alt_aligned_pileup, types_to_alt_align=args.types_to_alt_align,
-      split_skip_reads=args.split_skip_reads,
+      split_skip_reads=args.split_skip_reads, **haplotype_settings(args),
       write_small_model_examples=args.write_small_model_examples,
       call_small_model_examples=args.call_small_model_examples,
       trained_small_model_path=args.trained_small_model_path,

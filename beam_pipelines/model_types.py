@@ -35,8 +35,7 @@ PRESETS: Mapping[str, Mapping[str, object]] = {
 MODEL_TYPES = tuple(PRESETS)
 
 # Preset settings without a pileflow implementation yet (DeepVariant flag names).
-NOT_IMPLEMENTED = frozenset(("parse_sam_aux_fields", "phase_reads", "sort_by_haplotypes",
-                             "track_ref_reads", "add_hp_channel", "trim_reads_for_pileup"))
+NOT_IMPLEMENTED = frozenset(("phase_reads", "track_ref_reads", "trim_reads_for_pileup"))
 
 
 def explicit_dests(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Set[str]:

@@ -70,6 +70,15 @@ class ExampleMakerOptions:
   alt_aligned: alt_aligned.AltAlignedOptions = alt_aligned.AltAlignedOptions()
   split_skip_reads: bool = False  # --split_skip_reads: spliced reads cut at N (RNA)
   small_model: Optional[SmallModelOptions] = None  # None: no small-model examples or calls
+  parse_sam_aux_fields: Optional[bool] = None  # None: read HP tags when the pileup needs them
+
+  @property
+  def parse_hp(self) -> bool:
+    """Whether the reader keeps each record's HP tag: --parse_sam_aux_fields, or by default
+    when the HP channel or haplotype sorting uses it."""
+    if self.parse_sam_aux_fields is None:
+      return self.pileup.needs_hp
+    return self.parse_sam_aux_fields
 
   @property
   def channels(self) -> Tuple[int, ...]:

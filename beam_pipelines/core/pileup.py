@@ -61,6 +61,7 @@ CH_IS_HOMOPOLYMER = int(Channel.CH_IS_HOMOPOLYMER)
 CH_HOMOPOLYMER_WEIGHTED = int(Channel.CH_HOMOPOLYMER_WEIGHTED)
 CH_BLANK = int(Channel.CH_BLANK)
 CH_INSERT_SIZE = int(Channel.CH_INSERT_SIZE)
+CH_HAPLOTYPE_TAG = int(Channel.CH_HAPLOTYPE_TAG)
 
 BASE_CHANNELS = (CH_READ_BASE, CH_BASE_QUALITY, CH_MAPPING_QUALITY, CH_STRAND,
                  CH_READ_SUPPORTS_VARIANT, CH_BASE_DIFFERS_FROM_REF)
@@ -79,7 +80,9 @@ OPT_CHANNEL_IDS = {
     "blank": CH_BLANK,
     "insert_size": CH_INSERT_SIZE,
 }
-SUPPORTED_OPT_CHANNELS = frozenset(OPT_CHANNEL_IDS.values())
+# The HP channel is asked for by --add_hp_channel, not by a --channels name (DeepVariant v1.5).
+SUPPORTED_OPT_CHANNELS = frozenset(OPT_CHANNEL_IDS.values()) | {CH_HAPLOTYPE_TAG}
+HP_VALUES = (0, 1, 2)  # the HP tags the HP channel can draw (DeepVariant aborts on others)
 
 # --- Colour constants (spec 7.2, Appendix B) -------------------------------------------------
 MAX_PIXEL = np.float32(254.0)  # kMaxPixelValueAsFloat; never 255.
@@ -158,6 +161,9 @@ class PileupOptions:
     read_overlap_buffer_bp: reads must overlap ``[start - buf, end + buf)`` of the candidate.
     add_supporting_other_alt_color: colour reads supporting another alt 76 instead of 152.
     random_seed: seed of the per-image RandomState that picks reads when there are too many.
+    sort_by_haplotypes: sort read rows by HP tag first, then by start (spec 7.4 step 4).
+    hp_tag_for_assembly_polishing: > 0: reads with this HP go on top (and with 2, the HP
+      channel swaps 1 and 2).
   """
   height: int = 100
   width: int = 221
@@ -167,6 +173,13 @@ class PileupOptions:
   read_overlap_buffer_bp: int = 5
   add_supporting_other_alt_color: bool = False
   random_seed: int = 2101079370
+  sort_by_haplotypes: bool = False
+  hp_tag_for_assembly_polishing: int = 0
+
+  @property
+  def needs_hp(self) -> bool:
+    """Whether reads must carry their HP tag (the HP channel or haplotype sorting)."""
+    return self.sort_by_haplotypes or CH_HAPLOTYPE_TAG in self.channels
 
   def __post_init__(self):
     # A list from a flag parser would make the options unhashable (they key a cache).
@@ -208,6 +221,9 @@ class PileupOptions:
           f"--min_mapping_quality={self.min_mapping_quality}: must be >= 0")
     if self.min_base_quality < 0:
       raise PileupOptionsError(f"--min_base_quality={self.min_base_quality}: must be >= 0")
+    if self.hp_tag_for_assembly_polishing < 0:
+      raise PileupOptionsError(f"--hp_tag_for_assembly_polishing="
+                               f"{self.hp_tag_for_assembly_polishing}: must be >= 0")
     if self.read_overlap_buffer_bp < 0:
       raise PileupOptionsError(
           f"--read_overlap_buffer_bp={self.read_overlap_buffer_bp}: must be >= 0")
@@ -327,9 +343,37 @@ def _cigar_stats(read: Read) -> Tuple[int, int, int, int]:
   return match, mism, ins, dels
 
 
-def _read_constant(ch: int, rows: Sequence[_Row], quals: Sequence[np.ndarray]) -> np.ndarray:
+def haplotype_sort_key(read: Read, opts: PileupOptions) -> int:
+  """The row's haplotype key (spec 7.4 step 4): 0 unless --sort_by_haplotypes; then the HP tag,
+  0 for reads without one or with HP < 0, and -1 (on top) for --hp_tag_for_assembly_polishing."""
+  if not opts.sort_by_haplotypes or read.hp is None:
+    return 0
+  if opts.hp_tag_for_assembly_polishing > 0 and read.hp == opts.hp_tag_for_assembly_polishing:
+    return -1
+  return max(read.hp, 0)
+
+
+def hp_channel_value(read: Read, hp_tag_for_assembly_polishing: int) -> int:
+  """The HP tag the HP channel draws: 0 when absent; 1 and 2 swapped for polishing HP 2.
+
+  Raises:
+    ValueError: an HP other than 0, 1, 2 (DeepVariant aborts there too), naming the read.
+  """
+  hp = 0 if read.hp is None else read.hp
+  if hp not in HP_VALUES:
+    raise ValueError(f"read {read.key} at {read.contig}:{read.start + 1}: HP tag {hp}; the HP "
+                     "channel (--add_hp_channel) draws only HP 0, 1 or 2")
+  if hp_tag_for_assembly_polishing == 2 and hp:
+    return 3 - hp
+  return hp
+
+
+def _read_constant(ch: int, rows: Sequence[_Row], quals: Sequence[np.ndarray],
+                   hp_tag_for_assembly_polishing: int = 0) -> np.ndarray:
   """Per-read colour of a channel that is constant along the read (spec 7.2 / 7.7)."""
   reads = [r.read for r in rows]
+  if ch == CH_HAPLOTYPE_TAG:
+    return scale_color([hp_channel_value(r, hp_tag_for_assembly_polishing) for r in reads], 2)
   if ch == CH_MAPPING_QUALITY:
     return MAPPING_QUALITY_LUT[np.minimum([r.mapq for r in reads], 255)].astype(np.int64)
   if ch == CH_STRAND:
@@ -392,8 +436,8 @@ def _reference_row(ref_codes: np.ndarray, chans: Sequence[int]) -> np.ndarray:
       row[:, ci] = scale_color((_run_lengths(ref_codes) >= 3).astype(np.int64), 1)
     elif ch == CH_HOMOPOLYMER_WEIGHTED:
       row[:, ci] = scale_color(_run_lengths(ref_codes), HOMOPOLYMER_WEIGHTED_CAP)
-    elif ch == CH_BLANK:
-      pass
+    elif ch in (CH_BLANK, CH_HAPLOTYPE_TAG):
+      pass  # ref 0
     else:
       raise AssertionError(f"unplanned channel {ch}")
   return row
@@ -490,8 +534,11 @@ def draw_images(candidate: Candidate, reads: Sequence[Read], ref_bases: str,
     rows.append(row)
     if len(rows) == max_reads:
       break
-  # 7.4 (4): stable sort by alignment start (ties keep the order above).
-  rows.sort(key=lambda r: r.read.start)
+  # 7.4 (4): stable sort by (haplotype key, alignment start); ties keep the order above.
+  if opts.sort_by_haplotypes:
+    rows.sort(key=lambda r: (haplotype_sort_key(r.read, opts), r.read.start))
+  else:
+    rows.sort(key=lambda r: r.read.start)
 
   ref_row = _reference_row(ref_codes, chans)
   image = np.zeros((opts.height, width, len(chans)), dtype=np.uint8)
@@ -500,7 +547,7 @@ def draw_images(candidate: Candidate, reads: Sequence[Read], ref_bases: str,
   drawn = np.zeros((n, width), dtype=bool)
   if n:
     drawn = _draw_rows(image[REFERENCE_BAND_HEIGHT:REFERENCE_BAND_HEIGHT + n], rows, ref_codes,
-                       chans)
+                       chans, opts.hp_tag_for_assembly_polishing)
 
   # Per image only the support channel(s) change (spec 7.5 / 7.6).
   colors = _support_colors(candidate, rows, alt_combinations, opts)
@@ -553,7 +600,7 @@ def _support_colors(candidate: Candidate, rows: Sequence[_Row],
 
 
 def _draw_rows(block: np.ndarray, rows: Sequence[_Row], ref_codes: np.ndarray,
-               chans: Sequence[int]) -> np.ndarray:
+               chans: Sequence[int], hp_tag_for_assembly_polishing: int = 0) -> np.ndarray:
   """Fills ``block`` (n, width, C) with the read rows, except the support channel.
 
   Returns the (n, width) mask of drawn pixels (deleted / skipped / uncovered columns stay all
@@ -618,6 +665,6 @@ def _draw_rows(block: np.ndarray, rows: Sequence[_Row], ref_codes: np.ndarray,
     elif ch == CH_READ_SUPPORTS_VARIANT:
       continue  # per image, filled by the caller.
     else:
-      const = _read_constant(ch, rows, quals)
+      const = _read_constant(ch, rows, quals, hp_tag_for_assembly_polishing)
       block[:, :, ci] = np.where(drawn, const[:, None], 0)
   return drawn

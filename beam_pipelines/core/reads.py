@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -52,6 +52,8 @@ class Read:
     tlen: SAM TLEN (signed template length), 0 when unpaired.
     mate_contig: contig of the mate, or None when unpaired / mate unplaced.
     mate_start: 0-based mate position, or -1.
+    hp: the integer HP (haplotype) tag, or None when absent, not an integer, or not parsed
+      (only ``--parse_sam_aux_fields`` reads it; spec 7.4 / 7.7).
   """
   name: str
   flag: int
@@ -64,6 +66,7 @@ class Read:
   tlen: int = 0
   mate_contig: str | None = None
   mate_start: int = -1
+  hp: Optional[int] = None
 
   @property
   def is_reverse(self) -> bool:
@@ -96,9 +99,10 @@ class Read:
     if not isinstance(other, Read):
       return NotImplemented
     return (self.name, self.flag, self.contig, self.start, self.mapq, self.cigar, self.seq,
-            self.tlen, self.mate_contig, self.mate_start) == (
+            self.tlen, self.mate_contig, self.mate_start, self.hp) == (
                 other.name, other.flag, other.contig, other.start, other.mapq, other.cigar,
-                other.seq, other.tlen, other.mate_contig, other.mate_start) and np.array_equal(
+                other.seq, other.tlen, other.mate_contig, other.mate_start,
+                other.hp) and np.array_equal(
                     self.qual, other.qual)
 
   def __hash__(self):

@@ -14,7 +14,7 @@ query with one line saying which file, which region and what is wrong (CONVENTIO
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pysam
@@ -39,7 +39,17 @@ class BamReadError(BamError):
   """Decoding records failed (truncated or corrupt file); names the file and region."""
 
 
-def read_from_segment(seg: pysam.AlignedSegment, contig_name: str) -> Read:
+def hp_tag(seg: pysam.AlignedSegment) -> Optional[int]:
+  """The record's HP tag as DeepVariant reads it: an integer, else None (absent, a string or
+  an array: DeepVariant treats a read with several HP values as untagged)."""
+  if not seg.has_tag("HP"):
+    return None
+  value = seg.get_tag("HP")
+  return value if isinstance(value, int) else None
+
+
+def read_from_segment(seg: pysam.AlignedSegment, contig_name: str,
+                      parse_hp: bool = False) -> Read:
   """Converts one pysam record to a core ``Read``.
 
   ``contig_name`` is passed in (rather than looked up per record) because every record of a
@@ -52,6 +62,8 @@ def read_from_segment(seg: pysam.AlignedSegment, contig_name: str) -> Read:
       bytes htslib holds, so such bases count as high quality, as when Nucleus copies them.
     * ``mate_contig``/``mate_start`` come from RNEXT/PNEXT whenever RNEXT is set, even when the
       mate-unmapped flag is set; the read filter decides what that means (spec 3.1).
+    * The HP tag is kept only with ``parse_hp`` (``--parse_sam_aux_fields``): a tag lookup per
+      record is a cost runs without the HP channel or haplotype sorting need not pay.
   """
   seq = seg.query_sequence or ""
   quals = seg.query_qualities
@@ -80,6 +92,7 @@ def read_from_segment(seg: pysam.AlignedSegment, contig_name: str) -> Read:
       tlen=seg.template_length,
       mate_contig=mate_contig,
       mate_start=mate_start,
+      hp=hp_tag(seg) if parse_hp else None,
   )
 
 
@@ -109,9 +122,10 @@ class BamReader:
   in ``teardown``.
   """
 
-  def __init__(self, paths, reference: str | None = None):
+  def __init__(self, paths, reference: str | None = None, parse_hp: bool = False):
     self._paths = _split_paths(paths)
     self._reference = reference
+    self._parse_hp = parse_hp  # --parse_sam_aux_fields: keep each record's HP tag
     self._files: List[pysam.AlignmentFile] = []
     try:
       for path in self._paths:
@@ -157,7 +171,7 @@ class BamReader:
                        f"(querying {region.to_literal()})")
       try:
         for seg in handle.fetch(region.contig, region.start, region.end):
-          yield read_from_segment(seg, region.contig)
+          yield read_from_segment(seg, region.contig, self._parse_hp)
       except (OSError, ValueError) as e:
         raise BamReadError(
             f"{path}: failed reading {region.to_literal()} (truncated or corrupt file?): {e}"

@@ -73,7 +73,8 @@ class _MakeUnitExamplesFn(beam.DoFn):
 
   def setup(self):
     self._fasta = FastaReader(self._ref)
-    self._bam = BamReader(self._reads, reference=self._ref)
+    self._bam = BamReader(self._reads, reference=self._ref,
+                          parse_hp=self._opts.parse_hp)
     self._truth_reader = (TruthReader(self._truth, self._opts.customized_info_field or None,
                                       self._opts.customized_classes)
                           if self._opts.training else None)

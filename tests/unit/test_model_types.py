@@ -26,8 +26,8 @@ def test_pacbio_sets_the_long_read_options_and_names_the_missing_ones():
           cfg.min_mapping_quality, cfg.vsc_min_fraction_indels,
           cfg.max_reads_per_partition) == ("diff_channels", 199, False, 1, 0.12, 600)
   assert cfg.partition_size == 5000 and report["overridden"] == ["partition_size"]
-  assert report["not_implemented"] == ["add_hp_channel", "parse_sam_aux_fields", "phase_reads",
-                                       "sort_by_haplotypes", "track_ref_reads"]
+  assert report["not_implemented"] == ["phase_reads", "track_ref_reads"]
+  assert cfg.add_hp_channel and cfg.sort_by_haplotypes and cfg.parse_sam_aux_fields
   lines = model_types.describe(report)
   assert "--alt_aligned_pileup=diff_channels" in lines[0] and "--realign_reads=false" in lines[0]
   assert "WARNING" in lines[1] and "--phase_reads" in lines[1]

@@ -73,7 +73,7 @@ def _col(pos):
     (dict(width=220), "--pileup_image_width"),  # even width has no middle column
     (dict(width=1), "--pileup_image_width"),  # narrower than 3
     (dict(channels=(1, 2, 3, 4, 5)), "--channels"),  # base channels incomplete
-    (dict(channels=(1, 2, 3, 4, 5, 6, 7)), "--channels"),  # HP channel is not supported
+    (dict(channels=(1, 2, 3, 4, 5, 6, 8)), "--channels"),  # allele frequency: not supported
     (dict(channels=(1, 2, 3, 4, 5, 6, 19, 19)), "--channels"),  # duplicate opt channel
 ])
 def test_validate_rejects_naming_the_flag(kwargs, flag):
@@ -85,6 +85,7 @@ def test_validate_rejects_naming_the_flag(kwargs, flag):
     (dict(height=75), 6),  # smallest legal height
     (dict(height=362, width=3), 6),  # largest height, smallest width
     (dict(channels=pileup.channels_from_flag("insert_size")), 7),  # WGS model layout
+    (dict(channels=(1, 2, 3, 4, 5, 6, 7)), 7),  # --add_hp_channel (PACBIO)
     (dict(channels=pileup.channels_from_flag("mapping_quality,strand blank")), 9),  # opt copies
 ])
 def test_validate_accepts(kwargs, channels):
