@@ -225,27 +225,51 @@ def short_reads(r: Runner, sz: Sizes, genome: str, seed: int) -> Dict[str, str]:
   return {"30x": bam30, "7.5x": bam7}
 
 
-def long_reads(r: Runner, sz: Sizes, genome: str, seed: int) -> str:
-  d = os.path.join(r.out, "long")
+def long_reads(r: Runner, sz: Sizes, genome: str, seed: int, haplotag: bool = False) -> str:
+  """pbsim reads of each haplotype, minimap2 map-hifi, sorted and indexed.
+
+  ``haplotag``: the BAM a read-backed phasing tool (WhatsHap haplotag) would give, from the
+  simulation's own knowledge: reads renamed ``h1_``/``h2_`` per haplotype (pbsim numbers both
+  haplotypes' reads alike) and tagged HP 1 / 2, in ``long-hp/``. The plain BAM (the case
+  study's) keeps pbsim's names.
+  """
+  d = os.path.join(r.out, "long-hp" if haplotag else "long")
   bam = os.path.join(d, "hifi.bam")
   if not done(d):
     fresh(d)
     ref = os.path.join(genome, "reference.fa")
     for h in (1, 2):
+      rename = f" && sed -i 's/^@S/@h{h}_S/' hap{h}.fq" if haplotag else ""
       r.run("pbsim", f"cd {d} && pbsim --data-type CLR --model_qc {PBSIM_MODEL} "
                      f"--depth {sz.pbsim_depth} --length-mean 9000 --length-sd 2000 "
                      f"--accuracy-mean 0.99 --accuracy-sd 0.005 --accuracy-min 0.98 "
                      f"--seed {seed + h} --prefix hap{h} {genome}/hap{h}.fa && "
-                     f"cat hap{h}_*.fastq > hap{h}.fq && rm -f hap{h}_*", shell=True)
+                     f"cat hap{h}_*.fastq > hap{h}.fq && rm -f hap{h}_*{rename}", shell=True)
     rg = r"@RG\tID:hifi\tSM:SAMPLE\tPL:PACBIO"
+    sorted_bam = bam + ".untagged.bam" if haplotag else bam
+    index = "" if haplotag else f" && samtools index {bam}"
     r.run("minimap2", f"minimap2 -t 2 -ax map-hifi -R '{rg}' {ref} {d}/hap1.fq {d}/hap2.fq "
-                      f"2>>{r.logs}/minimap2.log | samtools sort -@2 -o {bam} - && "
-                      f"samtools index {bam}", shell=True)
+                      f"2>>{r.logs}/minimap2.log | samtools sort -@2 -o {sorted_bam} -{index}",
+          shell=True)
+    if haplotag:
+      _tag_haplotypes(sorted_bam, bam)
+      os.remove(sorted_bam)
+      r.run("haplotag", ["samtools", "index", bam])
     for f in os.listdir(d):
       if f.endswith(".fq"):
         os.remove(os.path.join(d, f))
     mark(d)
   return bam
+
+
+def _tag_haplotypes(src: str, dst: str) -> None:
+  """HP 1 / 2 from the ``h1_`` / ``h2_`` read-name prefix (see ``long_reads``)."""
+  import pysam
+  with pysam.AlignmentFile(src, "rb") as inp, \
+      pysam.AlignmentFile(dst, "wb", template=inp) as out:
+    for rec in inp:
+      rec.set_tag("HP", int(rec.query_name[1]))
+      out.write(rec)
 
 
 def dataset(r: Runner, name: str, genome: str, bam: str, train: str, tune: str,

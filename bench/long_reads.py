@@ -5,7 +5,9 @@ Data by outside tools, as in the case study (bench/case_study.py, whose steps th
 simulated diploid genome (``beam_pipelines.simulate``, haplotypes by ``bcftools consensus``),
 pbsim HiFi-like reads (~99% accurate, ~9 kb) per haplotype, ``minimap2 -ax map-hifi``. Then
 ``make_examples --mode training`` over one region with the default (short-read) settings and
-with ``--model_type PACBIO``, timed.
+with ``--model_type PACBIO`` (on the plain BAM, and on a haplotagged one whose HP tags come
+from the simulation: the HP channel and haplotype-sorted rows, pictured by show_examples),
+timed.
 
 Two coverage figures: the haplotype labeler's own (truth sites it matched to candidates,
 ``labeling_n_true_positive_sites`` of the run summary: differently represented indels count),
@@ -87,15 +89,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   sz = cs.dataclasses.replace(cs.SMOKE, contigs=f"sim1:{bp}", pbsim_depth=args.depth)
   r = cs.Runner(args.out)
   genome = cs.make_genome(r, sz, args.seed)
-  bam = cs.long_reads(r, sz, genome, args.seed)
+  bams = {False: cs.long_reads(r, sz, genome, args.seed),
+          True: cs.long_reads(r, sz, genome, args.seed, haplotag=True)}
   region = f"sim1:1-{bp}"
   sites = truth_sites(f"{genome}/truth.vcf.gz", f"{genome}/confident.bed", "sim1", 0, bp)
   rows: List[Dict] = []
-  for label, extra in (("default (short-read) settings", []),
-                       ("--model_type PACBIO", ["--model_type", "PACBIO"])):
-    out = os.path.join(args.out, "examples", label.split()[0].strip("-"), "ex.tfrecord.gz")
+  for label, name, tagged, extra in (
+      ("default (short-read) settings", "default", False, []),
+      ("--model_type PACBIO", "PACBIO", False, ["--model_type", "PACBIO"]),
+      ("--model_type PACBIO, haplotagged BAM (HP 1/2)", "PACBIO-hp", True,
+       ["--model_type", "PACBIO"])):
+    out = os.path.join(args.out, "examples", name, "ex.tfrecord.gz")
     cmd = [common.PY, "-m", "beam_pipelines.make_examples", "--mode", "training", "--ref",
-           f"{genome}/reference.fa", "--reads", bam, "--truth_variants",
+           f"{genome}/reference.fa", "--reads", bams[tagged], "--truth_variants",
            f"{genome}/truth.vcf.gz", "--confident_regions", f"{genome}/confident.bed",
            "--regions", region, "--examples", out, "--overwrite", *extra]
     m = common.run_sampled(cmd)
@@ -107,6 +113,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
            "core-s/Mbp": round(m["cpu_s"] / args.mbp, 1),
            "peak RSS MiB": round(m["peak_tree_rss_mib"])}
     rows.append(row)
+    if tagged:  # pictures of the first het SNPs: HP channel and haplotype-sorted rows
+      pics = os.path.join(args.out, "pictures")
+      r.py("show_examples", "beam_pipelines.show_examples", "--examples", out, "--output_dir",
+           pics, "--labels", "1", "--variant_types", "snp", "--num", "4", "--overwrite")
+      print(f"pictures of haplotagged PACBIO examples: {pics}")
   print(f"pbsim HiFi-like reads, {args.depth:g}x per haplotype, minimap2 map-hifi, "
         f"{args.mbp:g} Mbp simulated contig, make_examples --mode training, one process")
   print(common.table(rows, list(rows[0])))
