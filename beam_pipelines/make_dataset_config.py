@@ -143,7 +143,7 @@ class MakeDatasetConfig:
         vsc_min_fraction_indels=self.vsc_min_fraction_indels,
         alt_aligned_pileup=self.alt_aligned_pileup, types_to_alt_align=self.types_to_alt_align,
         split_skip_reads=self.split_skip_reads, pileup_image_height=self.pileup_image_height,
-        **{name: getattr(self, name) for name in me_config.HAPLOTYPE_FLAGS},
+        **me_config.haplotype_settings(self),
         write_small_model_examples=self.write_small_model_examples,
         pileup_image_width=self.pileup_image_width)
 

@@ -258,8 +258,9 @@ def add_haplotype_flags(parser: argparse.ArgumentParser) -> None:
     help="> 0: reads with this HP tag on top; 2 also swaps HP 1 and 2 in the HP channel")
 
 
-def haplotype_settings(args: argparse.Namespace) -> Dict[str, object]:
-  return {name: getattr(args, name) for name in HAPLOTYPE_FLAGS}
+def haplotype_settings(source) -> Dict[str, object]:
+  """The HAPLOTYPE_FLAGS values of ``source`` (parsed flags or a config), by field name."""
+  return {name: getattr(source, name) for name in HAPLOTYPE_FLAGS}
 
 
 def check_haplotype_flags(cfg) -> None:
@@ -268,9 +269,6 @@ def check_haplotype_flags(cfg) -> None:
   if users and cfg.parse_sam_aux_fields is False:
     raise flags.UsageError(f"{' and '.join(users)} need(s) each read's HP tag, which "
                            "--noparse_sam_aux_fields turns off")
-  if cfg.hp_tag_for_assembly_polishing < 0:
-    raise flags.UsageError(f"--hp_tag_for_assembly_polishing="
-                           f"{cfg.hp_tag_for_assembly_polishing}: must be >= 0")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:

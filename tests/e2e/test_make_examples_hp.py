@@ -4,11 +4,11 @@ plus untagged reads, read back from the examples make_examples writes."""
 import json
 
 import numpy as np
-import pysam
 import pytest
 
 from beam_pipelines import make_dataset_config, make_examples
 from schemas import example_format, tfrecord
+from tests import synthetic_bam
 
 SNP = 700
 
@@ -17,11 +17,6 @@ def _write_inputs(d):
   rng = np.random.RandomState(5)
   ref = "".join(rng.choice(list("ACGT"), 1500))
   alt = "A" if ref[SNP] != "A" else "C"
-  fa = d / "ref.fa"
-  fa.write_text(">r\n" + "\n".join(ref[i:i + 60] for i in range(0, 1500, 60)) + "\n")
-  pysam.faidx(str(fa))
-  header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "r", "LN": 1500}],
-            "RG": [{"ID": "rg", "SM": "s"}]}
   records = []
   for i in range(24):  # i % 3: 0 -> HP1 with the alt, 1 -> HP2 ref, 2 -> untagged ref
     start = 400 + 10 * i
@@ -29,20 +24,8 @@ def _write_inputs(d):
     hp = (1, 2, None)[i % 3]
     if hp == 1:
       seq = seq[:SNP - start] + alt + seq[SNP - start + 1:]
-    records.append((start, seq, f"q{i}", hp))
-  bam = d / "hp.bam"
-  with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
-    for start, seq, name, hp in records:
-      a = pysam.AlignedSegment(out.header)
-      a.query_name, a.reference_id, a.reference_start = name, 0, start
-      a.cigarstring, a.query_sequence, a.mapping_quality = f"{len(seq)}M", seq, 60
-      a.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
-      a.set_tag("RG", "rg")
-      if hp is not None:
-        a.set_tag("HP", hp)
-      out.write(a)
-  pysam.index(str(bam))
-  return str(fa), str(bam)
+    records.append((start, f"{len(seq)}M", seq, f"q{i}", None if hp is None else {"HP": hp}))
+  return synthetic_bam.write_inputs(d, ref, records, name="hp")
 
 
 @pytest.fixture(scope="module")

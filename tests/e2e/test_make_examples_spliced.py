@@ -7,11 +7,11 @@ unspliced reads cover 1400-1600 and carry a het SNP at 1500. Unsplit, every spli
 image holds only the reads with a base there.
 """
 import numpy as np
-import pysam
 import pytest
 
 from beam_pipelines import make_examples
 from schemas import example_format, tfrecord
+from tests import synthetic_bam
 
 SNP = 1500
 
@@ -20,33 +20,18 @@ def _write_inputs(d):
   rng = np.random.RandomState(3)
   ref = "".join(rng.choice(list("ACGT"), 3000))
   alt_base = "A" if ref[SNP] != "A" else "C"
-  fa = d / "ref.fa"
-  fa.write_text(">r\n" + "\n".join(ref[i:i + 60] for i in range(0, 3000, 60)) + "\n")
-  pysam.faidx(str(fa))
-  header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "r", "LN": 3000}],
-            "RG": [{"ID": "rg", "SM": "rna"}]}
   records = []
   for i in range(30):  # spliced: 50 bp of exon1 end, N, 50 bp of exon2 start
     left = 10 + i
     records.append((1000 - left, f"{left}M1000N{100 - left}M",
-                    ref[1000 - left:1000] + ref[2000:2100 - left], f"s{i}"))
+                    ref[1000 - left:1000] + ref[2000:2100 - left], f"s{i}", None))
   for i in range(20):  # unspliced, in the retained intron, half carrying the SNP
     start = 1420 + 3 * i
     seq = ref[start:start + 100]
     if i % 2:
       seq = seq[:SNP - start] + alt_base + seq[SNP - start + 1:]
-    records.append((start, "100M", seq, f"u{i}"))
-  bam = d / "rna.bam"
-  with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
-    for start, cigar, seq, name in sorted(records):
-      a = pysam.AlignedSegment(out.header)
-      a.query_name, a.reference_id, a.reference_start = name, 0, start
-      a.cigarstring, a.query_sequence, a.mapping_quality = cigar, seq, 60
-      a.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
-      a.set_tag("RG", "rg")
-      out.write(a)
-  pysam.index(str(bam))
-  return str(fa), str(bam)
+    records.append((start, "100M", seq, f"u{i}", None))
+  return synthetic_bam.write_inputs(d, ref, records, sample="rna", name="rna")
 
 
 @pytest.fixture(scope="module")

@@ -161,3 +161,23 @@ def test_cram_needs_reference_and_reads_like_bam(tmp_path):
     from_bam = [(x.name, x.flag, x.start, x.cigar, x.seq, x.qual.tolist())
                 for x in b.fetch(region) if not x.flag & 0x4]
   assert from_cram == from_bam and len(from_bam) > 50
+
+
+def test_hp_tag_is_kept_only_when_asked_and_only_as_an_integer(tmp_path):
+  path = str(tmp_path / "hp.bam")
+  header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chrA", "LN": 100}]}
+  with pysam.AlignmentFile(path, "wb", header=header) as out:
+    for i, hp in enumerate([1, 2, None, "1", [1, 2]]):
+      a = pysam.AlignedSegment(out.header)
+      a.query_name, a.reference_id, a.reference_start = f"r{i}", 0, i
+      a.cigarstring, a.query_sequence = "4M", "ACGT"
+      a.query_qualities = pysam.qualitystring_to_array("IIII")
+      if hp is not None:
+        a.set_tag("HP", hp)
+      out.write(a)
+  pysam.index(path)
+  with BamReader(path, parse_hp=True) as r:
+    # integers kept; absent, a string or an array of values: untagged, as DeepVariant reads them
+    assert [x.hp for x in r.fetch(Range("chrA", 0, 100))] == [1, 2, None, None, None]
+  with BamReader(path) as r:
+    assert [x.hp for x in r.fetch(Range("chrA", 0, 100))] == [None] * 5

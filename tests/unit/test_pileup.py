@@ -75,6 +75,7 @@ def _col(pos):
     (dict(channels=(1, 2, 3, 4, 5)), "--channels"),  # base channels incomplete
     (dict(channels=(1, 2, 3, 4, 5, 6, 8)), "--channels"),  # allele frequency: not supported
     (dict(channels=(1, 2, 3, 4, 5, 6, 19, 19)), "--channels"),  # duplicate opt channel
+    (dict(hp_tag_for_assembly_polishing=-1), "--hp_tag_for_assembly_polishing"),
 ])
 def test_validate_rejects_naming_the_flag(kwargs, flag):
   with pytest.raises(PileupOptionsError, match=flag):
