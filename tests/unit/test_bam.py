@@ -9,6 +9,7 @@ import pytest
 from beam_pipelines.core.regions import Range
 from beam_pipelines.io.bam import (BamError, BamIndexError, BamReadError, BamReader,
                                    read_from_segment)
+from tests import synthetic_bam
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "giab-chr20")
 BAM = os.path.join(DATA, "NA12878_S1.chr20.10_10p1mb.bam")
@@ -164,18 +165,9 @@ def test_cram_needs_reference_and_reads_like_bam(tmp_path):
 
 
 def test_hp_tag_is_kept_only_when_asked_and_only_as_an_integer(tmp_path):
-  path = str(tmp_path / "hp.bam")
-  header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chrA", "LN": 100}]}
-  with pysam.AlignmentFile(path, "wb", header=header) as out:
-    for i, hp in enumerate([1, 2, None, "1", [1, 2]]):
-      a = pysam.AlignedSegment(out.header)
-      a.query_name, a.reference_id, a.reference_start = f"r{i}", 0, i
-      a.cigarstring, a.query_sequence = "4M", "ACGT"
-      a.query_qualities = pysam.qualitystring_to_array("IIII")
-      if hp is not None:
-        a.set_tag("HP", hp)
-      out.write(a)
-  pysam.index(path)
+  records = [(i, "4M", "ACGT", f"r{i}", None if hp is None else {"HP": hp})
+             for i, hp in enumerate([1, 2, None, "1", [1, 2]])]
+  _, path = synthetic_bam.write_inputs(tmp_path, "ACGT" * 25, records, contig="chrA", name="hp")
   with BamReader(path, parse_hp=True) as r:
     # integers kept; absent, a string or an array of values: untagged, as DeepVariant reads them
     assert [x.hp for x in r.fetch(Range("chrA", 0, 100))] == [1, 2, None, None, None]
