@@ -9,7 +9,6 @@ Coordinates are 0-based, half-open, as everywhere inside pileflow.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Optional, Tuple
 
 import numpy as np
@@ -36,9 +35,13 @@ FLAG_DUPLICATE = 0x400
 FLAG_SUPPLEMENTARY = 0x800
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Read:
   """One aligned read record.
+
+  Slotted, with ``end`` computed once at construction: a 30x work unit builds ~5,000 of these,
+  and a dict-backed frozen instance plus a lazily locked ``cached_property`` cost more than the
+  pysam decode underneath (bench/RESULTS.md, make_examples round 2).
 
   Attributes:
     name: query name (fragment name).
@@ -54,6 +57,11 @@ class Read:
     mate_start: 0-based mate position, or -1.
     hp: the integer HP (haplotype) tag, or None when absent, not an integer, or not parsed
       (only ``--parse_sam_aux_fields`` reads it; spec 7.4 / 7.7).
+    end: 0-based exclusive end of the aligned reference span (``start`` plus the reference
+      bases the CIGAR consumes); not an argument: computed from ``start`` and ``cigar``, so
+      ``dataclasses.replace`` with a new CIGAR gets a new end.
+    end_hint: the same end when the caller already knows it (the BAM adapter takes htslib's),
+      to skip the CIGAR walk; never stored.
   """
   name: str
   flag: int
@@ -67,6 +75,16 @@ class Read:
   mate_contig: str | None = None
   mate_start: int = -1
   hp: Optional[int] = None
+  end: int = dataclasses.field(init=False, repr=False, compare=False)
+  end_hint: dataclasses.InitVar[Optional[int]] = None
+
+  def __post_init__(self, end_hint: Optional[int]) -> None:
+    if end_hint is None:
+      end_hint = self.start
+      for op, n in self.cigar:
+        if op in REF_CONSUMING:
+          end_hint += n
+    object.__setattr__(self, "end", end_hint)
 
   @property
   def is_reverse(self) -> bool:
@@ -85,12 +103,6 @@ class Read:
   def key(self) -> str:
     """Read key used for allele support: ``fragment_name/read_number``."""
     return f"{self.name}/{self.read_number}"
-
-  @functools.cached_property
-  def end(self) -> int:
-    """0-based exclusive end of the aligned reference span (computed once: the span is asked
-    for by the partition's reference span, the allele counter and the pileup's read window)."""
-    return self.start + sum(n for op, n in self.cigar if op in REF_CONSUMING)
 
   def cigar_string(self) -> str:
     return "".join(f"{n}{CIGAR_CHARS[op]}" for op, n in self.cigar)

@@ -14,12 +14,12 @@ query with one line saying which file, which region and what is wrong (CONVENTIO
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pysam
 
-from beam_pipelines.core.reads import Read
+from beam_pipelines.core.reads import FLAG_UNMAPPED, Read
 from beam_pipelines.core.regions import Range
 
 # htslib prints its own "[E::bgzf_read] ..." lines for corrupt blocks; our exceptions already
@@ -80,11 +80,17 @@ def read_from_segment(seg: pysam.AlignedSegment, contig_name: str,
   else:
     mate_contig = None
     mate_start = -1
+  start = seg.reference_start
+  # htslib's end, when it is the CIGAR's: it reports start + 1 for a span of no reference
+  # bases (and None for unmapped or CIGAR-less records), where Read.end is start + 0.
+  end = seg.reference_end
+  if end is not None and end <= start + 1:
+    end = None
   return Read(
       name=seg.query_name,
       flag=seg.flag,
       contig=contig_name,
-      start=seg.reference_start,
+      start=start,
       mapq=seg.mapping_quality,
       cigar=tuple(seg.cigartuples or ()),
       seq=seq.upper(),
@@ -93,7 +99,27 @@ def read_from_segment(seg: pysam.AlignedSegment, contig_name: str,
       mate_contig=mate_contig,
       mate_start=mate_start,
       hp=hp_tag(seg) if parse_hp else None,
+      end_hint=end,
   )
+
+
+# Regions closer than this share one query (BAI linear-index window: a new query costs about
+# as much as decoding the reads of one window).
+_SHARED_QUERY_GAP = 16_384
+
+
+def _nearby_runs(regions: Sequence[Range]) -> List[List[Range]]:
+  """Consecutive regions of one contig whose gaps are under ``_SHARED_QUERY_GAP``."""
+  runs: List[List[Range]] = []
+  for region in regions:
+    last = runs[-1][-1] if runs else None
+    if (last is not None and last.contig == region.contig
+        and region.start - last.end < _SHARED_QUERY_GAP
+        and last.start - region.end < _SHARED_QUERY_GAP):
+      runs[-1].append(region)
+    else:
+      runs.append([region])
+  return runs
 
 
 def _split_paths(paths) -> List[str]:
@@ -176,6 +202,37 @@ class BamReader:
         raise BamReadError(
             f"{path}: failed reading {region.to_literal()} (truncated or corrupt file?): {e}"
         ) from e
+
+  def fetch_many(self, regions: Sequence[Range]) -> Iterator[Tuple[Range, List[Read]]]:
+    """Yields ``(region, list(fetch(region)))`` for each region, in the given order, decoding
+    each record once.
+
+    Why: a work unit's partitions are ~1 kb, and every htslib region query starts decoding at
+    the index's linear-offset for its first 16 kb window, so one query per partition parsed
+    ~8x the records it returned and decoded reads spanning a partition boundary twice (bench/
+    RESULTS.md, make_examples round 2). Here nearby regions of one contig (gaps under one
+    linear-index window) share one query over their hull, and each region takes, in file
+    order, the records htslib's own overlap rule would return for it: ``start < region.end``
+    and ``end > region.start`` with htslib's end (``bam_endpos``: the CIGAR's reference span,
+    at least one base, one base for an unmapped record). CRAM keeps one query per region: its
+    slice-level range filter is not that rule at every edge.
+    """
+    if any(p.lower().endswith(".cram") for p in self._paths):
+      for region in regions:
+        yield region, list(self.fetch(region))
+      return
+    for run in _nearby_runs(regions):
+      hull = Range(run[0].contig, min(r.start for r in run), max(r.end for r in run))
+      reads = list(self.fetch(hull))
+      if len(run) == 1:
+        yield run[0], reads
+        continue
+      starts = np.fromiter((r.start for r in reads), dtype=np.int64, count=len(reads))
+      ends = np.fromiter((r.start + 1 if r.flag & FLAG_UNMAPPED else max(r.end, r.start + 1)
+                          for r in reads), dtype=np.int64, count=len(reads))
+      for region in run:
+        hits = np.flatnonzero((starts < region.end) & (ends > region.start))
+        yield region, [reads[i] for i in hits.tolist()]
 
   def contig_lengths(self) -> Dict[str, int]:
     """Contigs present in every file with the same name AND length, in the first header's order.

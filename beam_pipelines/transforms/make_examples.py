@@ -99,8 +99,7 @@ class _MakeUnitExamplesFn(beam.DoFn):
     total = counters.merge([])
     shape = None
     lengths = self._fasta.contig_lengths()
-    for part in unit.partitions:
-      raw = list(self._bam.fetch(part))
+    for part, raw in self._bam.fetch_many(unit.partitions):
       span = reference_span(part, raw, self._opts.pileup.width, lengths[part.contig])
       ref = self._fasta.window(part.contig, span.start, span.end)
       truths = self._truth_reader.fetch(part) if self._truth_reader else ()

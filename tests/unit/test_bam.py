@@ -173,3 +173,54 @@ def test_hp_tag_is_kept_only_when_asked_and_only_as_an_integer(tmp_path):
     assert [x.hp for x in r.fetch(Range("chrA", 0, 100))] == [1, 2, None, None, None]
   with BamReader(path) as r:
     assert [x.hp for x in r.fetch(Range("chrA", 0, 100))] == [None] * 5
+
+
+def _per_region(reader, regions):
+  return [(region, list(reader.fetch(region))) for region in regions]
+
+
+def test_fetch_many_returns_what_one_query_per_region_returns_on_real_reads():
+  # 1-kb partitions as make_examples plans them, a 20-kb gap (a second query), single bases
+  # and a region given out of order; two files concatenated like --reads a.bam,b.bam.
+  regions = [Range("chr20", s, s + 1000) for s in range(10_000_000, 10_012_000, 1000)]
+  regions += [Range("chr20", 10_040_000, 10_041_000), Range("chr20", 10_041_000, 10_041_001),
+              Range("chr20", 10_041_070, 10_041_071), Range("chr20", 10_030_000, 10_031_000)]
+  with BamReader(f"{BAM},{BAM}") as reader:
+    many = list(reader.fetch_many(regions))
+    assert many == _per_region(reader, regions)
+  sizes = [len(reads) for _, reads in many]
+  assert len(sizes) == 16 and min(sizes[:12]) > 500  # ~52x of 2x101 bp, both files
+
+
+def test_fetch_many_keeps_htslib_overlap_rule_at_every_edge(tmp_path):
+  # Records whose htslib end differs from their CIGAR's: clip-only (no reference bases),
+  # CIGAR-less, unmapped with a POS, a deletion and an N skip past the query's end.
+  path = str(tmp_path / "edges.bam")
+  header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chrA", "LN": 400}]}
+  with pysam.AlignmentFile(path, "wb", header=header) as out:
+    for name, flag, pos, cigar in [("m", 0, 10, "20M"), ("clip", 0, 15, "6S"),
+                                   ("nocigar", 0, 20, None), ("unmapped", 0x4 | 0x1, 25, "8M"),
+                                   ("del", 0, 28, "3M40D3M"), ("skip", 0, 30, "2M100N2M"),
+                                   ("ins", 0, 35, "2M3I1M"), ("one", 0, 39, "1M")]:
+      a = pysam.AlignedSegment(out.header)
+      a.query_name, a.flag, a.reference_id, a.reference_start = name, flag, 0, pos
+      a.mapping_quality = 60
+      if cigar:
+        a.cigarstring = cigar
+      n = a.infer_query_length() if cigar else 4
+      a.query_sequence = "A" * n
+      a.query_qualities = pysam.qualitystring_to_array("I" * n)
+      out.write(a)
+  pysam.index(path)
+  regions = [Range("chrA", s, s + 1) for s in range(0, 160)]
+  regions += [Range("chrA", s, s + 7) for s in range(0, 160, 7)]
+  with BamReader(path) as reader:
+    many = list(reader.fetch_many(regions))
+    expected = _per_region(reader, regions)
+  assert [[r.name for r in reads] for _, reads in many] == \
+      [[r.name for r in reads] for _, reads in expected]
+  by_base = {region.start: [r.name for r in reads] for region, reads in many[:160]}
+  assert by_base[15] == ["m", "clip"] and by_base[16] == ["m"]   # clip-only: one base
+  assert by_base[25] == ["m", "unmapped"] and by_base[26] == ["m"]
+  assert by_base[20] == ["m", "nocigar"] and by_base[70] == ["del", "skip"]
+  assert by_base[133] == ["skip"] and by_base[134] == []
