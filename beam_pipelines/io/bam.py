@@ -93,7 +93,7 @@ def read_from_segment(seg: pysam.AlignedSegment, contig_name: str,
       start=start,
       mapq=seg.mapping_quality,
       cigar=tuple(seg.cigartuples or ()),
-      seq=seq.upper(),
+      seq=seq,  # htslib decodes bases through "=ACMGRSVTWYHKDBN": already upper case
       qual=qual,
       tlen=seg.template_length,
       mate_contig=mate_contig,
