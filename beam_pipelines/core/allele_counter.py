@@ -43,8 +43,8 @@ anchored at 102 (replacing the REFERENCE G at 102), then REFERENCE at 103, 104, 
 Why this shape (``AlleleCounts``): at 50x, ~99% of (read, position) observations are high-quality
 reference matches. Those are counted with one numpy ``bincount`` over all reads of the partition
 (``ref_support`` array); only the rare non-reference observations become Python objects, in a
-dict keyed by position. Per-read work is a short Python walk over the CIGAR operations; there is
-no per-base Python loop.
+dict keyed by position. The per-read CIGAR walk is compiled (``cigar_walk``); Python touches
+a read only to pack it and for its indel/clip alleles, and there is no per-base Python loop.
 """
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from beam_pipelines.core.reads import (CIGAR_D, CIGAR_EQ, CIGAR_H, CIGAR_I, CIGAR_M, CIGAR_N,
-                                       CIGAR_P, CIGAR_S, CIGAR_X, READ_CONSUMING, Read)
+from beam_pipelines.core.cigar_walk import (ERROR_DELETION_PAST_WINDOW, ERROR_LENGTHS,
+                                            ERROR_NONE, pack_for_counting, walk_reads)
+from beam_pipelines.core.reads import CIGAR_D, CIGAR_I, Read
 from beam_pipelines.core.reference import RefWindow, ReferenceWindowError
 from beam_pipelines.core.regions import Range
 
@@ -78,8 +79,6 @@ IS_ACGT = np.zeros(256, dtype=np.bool_)
 for _b in b"ACGT":
   IS_ACGT[_b] = True
 _CHR = [chr(i) for i in range(256)]
-_ACGT = frozenset("ACGT")
-_MATCH_OPS = frozenset((CIGAR_M, CIGAR_EQ, CIGAR_X))
 
 
 class ReadAllele(NamedTuple):
@@ -206,6 +205,21 @@ def check_covers(ref: RefWindow, region: Range) -> None:
         f"{region.contig}:[{region.start},{region.end})")
 
 
+def _raise_walk_error(error: np.ndarray, reads: Sequence[Read], ref: RefWindow) -> None:
+  """Raises what ``cigar_walk.walk_reads`` reported, naming the read."""
+  code, ri, a, b = (int(x) for x in error)
+  read = reads[ri]
+  if code == ERROR_LENGTHS:
+    raise ValueError(
+        f"read {read.key} at {read.contig}:{read.start + 1}: SEQ length {len(read.seq)}, QUAL "
+        f"length {len(read.qual)} and CIGAR {read.cigar_string()} query length {a} disagree")
+  if code == ERROR_DELETION_PAST_WINDOW:
+    raise ReferenceWindowError(
+        f"read {read.key}: deletion {ref.contig}:[{a},{b}) runs past the reference window end "
+        f"{ref.end}; fetch counting_span(reads, region)")
+  raise ValueError(f"read {read.key}: unknown CIGAR operation {a}")
+
+
 def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
                   min_base_quality: int = DEFAULT_MIN_BASE_QUALITY,
                   min_mapping_quality: int = DEFAULT_MIN_MAPPING_QUALITY,
@@ -224,114 +238,34 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
   ref_seq = ref.seq
   ref_start = ref.start
 
-  used: List[Read] = []            # reads that contributed, indexed by ri
-  seq_parts: List[str] = []
-  qual_parts: List[np.ndarray] = []
-  q_base = 0
-  # Match blocks: read index, element index, first ref pos, global read offset, length.
-  b_ri: List[int] = []
-  b_k: List[int] = []
-  b_r: List[int] = []
-  b_q: List[int] = []
-  b_len: List[int] = []
-  # Accepted non-reference indel/clip alleles: (ri, k, 0, pos, ReadAllele).
+  # Accepted non-reference alleles: (ri, k, offset, pos, ReadAllele, base quality); ri indexes
+  # ``reads``, k the read's allele list (cigar_walk), offset the base within a match block.
   records: List[tuple] = []
-
-  for read in reads:
-    if read.mapq < min_mapping_quality:
-      continue
-    seq = read.seq
-    if not seq:
-      continue
-    rpos = read.start
-    if rpos > e:
-      continue  # nothing of it (not even a leading clip's anchor) can fall in [s, e)
-    cigar = read.cigar
-    qlen = 0
-    for op, length in cigar:
-      if op in READ_CONSUMING:
-        qlen += length
-    if qlen != len(seq) or len(read.qual) != len(seq):
-      raise ValueError(
-          f"read {read.key} at {read.contig}:{read.start + 1}: SEQ length {len(seq)}, QUAL length "
-          f"{len(read.qual)} and CIGAR {read.cigar_string()} query length {qlen} disagree")
-    qual = read.qual
-    ri = len(used)
-
-    # Pass 1: the read's allele list, as elements (kind, first_pos, last_pos, payload); for an
-    # indel/clip the third slot holds its base quality (SupportStats) instead of last_pos.
-    # kind 0 = match block (payload = read offset), 1 = indel/clip (payload = ReadAllele or None
-    # for a placeholder). A placeholder or an out-of-partition anchor has first_pos None: it can
-    # never make an in-partition neighbour "same position".
-    elements = []
-    q = 0
-    for op, length in cigar:
-      if length <= 0:
-        continue
-      if op in _MATCH_OPS:
-        elements.append((0, rpos, rpos + length - 1, q))
-        rpos += length
-        q += length
-      elif op == CIGAR_I or op == CIGAR_S:
-        anchor = rpos - 1
-        allele = None
-        bq = 0
-        if s <= anchor < e:
-          prev = seq[q - 1] if q > 0 else ref_seq[anchor - ref_start]
-          bases = seq[q:q + length]
-          if prev in _ACGT and _ACGT.issuperset(bases):
-            qsum = int(qual[q:q + length].sum(dtype=np.int64))
-            low = qsum < min_base_quality * length
-            allele = ReadAllele(prev + bases, INSERTION if op == CIGAR_I else SOFT_CLIP, low)
-            bq = qsum // length
-        elements.append((1, anchor if allele is not None else None, bq, allele))
-        q += length
-      elif op == CIGAR_D:
-        anchor = rpos - 1
-        allele = None
-        bq = 0
-        if s <= anchor < e:
-          prev = seq[q - 1] if q > 0 else ref_seq[anchor - ref_start]
-          del_end = rpos + length
-          if prev in _ACGT and del_end <= ref.contig_length:
-            if del_end > ref.end:
-              raise ReferenceWindowError(
-                  f"read {read.key}: deletion {ref.contig}:[{rpos},{del_end}) runs past the "
-                  f"reference window end {ref.end}; fetch counting_span(reads, region)")
-            deleted = ref_seq[rpos - ref_start:del_end - ref_start]
-            if _ACGT.issuperset(deleted):
-              allele = ReadAllele(prev + deleted, DELETION, False)
-              bq = int(qual[q - 1]) if q > 0 else 0
-        elements.append((1, anchor if allele is not None else None, bq, allele))
-        rpos += length
-      elif op == CIGAR_N or op == CIGAR_P:
-        rpos += length
-      elif op == CIGAR_H:
-        pass
-      else:
-        raise ValueError(f"read {read.key}: unknown CIGAR operation {op}")
-
-    # Pass 2: "consecutive same position: drop the first".
-    last = len(elements) - 1
-    for k, (kind, first, last_pos, payload) in enumerate(elements):
-      nxt_first = elements[k + 1][1] if k < last else None
-      if kind == 0:
-        length = last_pos - first + 1
-        if nxt_first is not None and nxt_first == last_pos:
-          length -= 1  # the anchor base gives way to the indel/clip allele
-        if length > 0 and first < e and first + length > s:
-          b_ri.append(ri)
-          b_k.append(k)
-          b_r.append(first)
-          b_q.append(q_base + payload)
-          b_len.append(length)
-      elif first is not None and nxt_first != first:
-        records.append((ri, k, 0, first, payload, last_pos))
-
-    used.append(read)
-    seq_parts.append(seq)
-    qual_parts.append(qual)
-    q_base += len(seq)
+  packed = pack_for_counting(reads)
+  (starts, mapq_arr, seq_offsets, qual_lens, cigar_ops, cigar_lens, cigar_offsets, seq_buf,
+   qual_buf) = packed
+  ref_arr = np.frombuffer(ref_seq.encode("ascii"), dtype=np.uint8)
+  blocks, indels, error = walk_reads(
+      starts, mapq_arr, seq_offsets, qual_lens, cigar_ops, cigar_lens, cigar_offsets, seq_buf,
+      qual_buf, ref_arr, ref_start, ref.end, ref.contig_length, s, e, min_base_quality,
+      min_mapping_quality, IS_ACGT)
+  if error[0] != ERROR_NONE:
+    _raise_walk_error(error, reads, ref)
+  for ri, k, anchor, op, q, length, low, bq, rpos in indels.tolist():
+    read_seq = reads[ri].seq
+    prev = read_seq[q - 1] if q > 0 else ref_seq[anchor - ref_start]
+    if op == CIGAR_D:
+      allele = ReadAllele(prev + ref_seq[rpos - ref_start:rpos + length - ref_start], DELETION,
+                          False)
+    else:
+      allele = ReadAllele(prev + read_seq[q:q + length],
+                          INSERTION if op == CIGAR_I else SOFT_CLIP, bool(low))
+    records.append((ri, k, 0, anchor, allele, bq))
+  b_ri = blocks[:, 0]
+  b_k = blocks[:, 1]
+  b_r = blocks[:, 2]
+  b_q = blocks[:, 3]
+  b_len = blocks[:, 4]
 
   ref_support = np.zeros(n, dtype=np.int32)
   support = None
@@ -339,12 +273,9 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     zeros = np.zeros(n, dtype=np.int64)
     support = dict(ref_reads=np.zeros(n, dtype=np.int32), ref_mapq_sum=zeros,
                    ref_bq_sum=zeros.copy(), ref_reverse=zeros.copy())
-  if b_ri:
-    seq_buf = np.frombuffer("".join(seq_parts).encode("ascii"), dtype=np.uint8)
-    qual_buf = np.concatenate(qual_parts)
-    ref_arr = np.frombuffer(ref_seq.encode("ascii"), dtype=np.uint8)
-    blk_r = np.asarray(b_r, dtype=np.int64)
-    blk_len = np.asarray(b_len, dtype=np.int64)
+  if len(blocks):
+    blk_r = b_r
+    blk_len = b_len
     lo = np.maximum(blk_r, s)
     hi = np.minimum(blk_r + blk_len, e)
     shift = lo - blk_r
@@ -353,7 +284,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     bid = np.repeat(np.arange(len(lens)), lens)
     off = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
     rp = lo[bid] + off
-    qg = np.asarray(b_q, dtype=np.int64)[bid] + shift[bid] + off
+    qg = b_q[bid] + shift[bid] + off
     read_b = seq_buf[qg]
     low = qual_buf[qg] < min_base_quality
     canonical = IS_ACGT[read_b]
@@ -363,9 +294,9 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     if support is not None:
       any_ref = canonical & same
       at = rp[any_ref] - s
-      obs_ri = np.asarray(b_ri, dtype=np.int64)[bid[any_ref]]
-      mapq_of = np.fromiter((r.mapq for r in used), dtype=np.int64, count=len(used))
-      rev_of = np.fromiter((r.is_reverse for r in used), dtype=np.int64, count=len(used))
+      obs_ri = b_ri[bid[any_ref]]
+      mapq_of = mapq_arr
+      rev_of = np.fromiter((r.is_reverse for r in reads), dtype=np.int64, count=len(reads))
       support["ref_reads"] = np.bincount(at, minlength=n).astype(np.int32)
       support["ref_mapq_sum"] = np.bincount(at, weights=mapq_of[obs_ri],
                                             minlength=n).astype(np.int64)
@@ -376,8 +307,8 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     sub_idx = np.flatnonzero(canonical & ~same)
     if len(sub_idx):
       sub_bid = bid[sub_idx]
-      s_ri = np.asarray(b_ri, dtype=np.int64)[sub_bid].tolist()
-      s_k = np.asarray(b_k, dtype=np.int64)[sub_bid].tolist()
+      s_ri = b_ri[sub_bid].tolist()
+      s_k = b_k[sub_bid].tolist()
       s_off = (shift[sub_bid] + off[sub_idx]).tolist()
       s_pos = rp[sub_idx].tolist()
       s_base = read_b[sub_idx].tolist()
@@ -388,18 +319,21 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
 
   # Apply in (read, allele-list) order so that a repeated read key's last write wins.
   records.sort(key=lambda t: (t[0], t[1], t[2]))
-  keys = [r.key for r in used]
+  keys: Dict[int, str] = {}
   read_alleles: Dict[int, Dict[str, ReadAllele]] = {}
   for ri, _, _, pos, allele, _ in records:
     by_key = read_alleles.get(pos)
     if by_key is None:
       by_key = read_alleles[pos] = {}
-    by_key[keys[ri]] = allele
+    key = keys.get(ri)
+    if key is None:
+      key = keys[ri] = reads[ri].key
+    by_key[key] = allele
   stats = None
   if support is not None:
     alt: Dict[int, Dict[str, Tuple[int, int, bool]]] = {}
     for ri, _, _, pos, _, bq in records:
-      read = used[ri]
+      read = reads[ri]
       alt.setdefault(pos, {})[keys[ri]] = (read.mapq, int(bq), read.is_reverse)
     stats = SupportStats(alt=alt, **support)
 

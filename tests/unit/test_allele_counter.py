@@ -226,6 +226,23 @@ def test_inconsistent_read_raises():
     count(read("ACGT", 100, "5M"))
 
 
+def test_unknown_cigar_operation_names_the_read():
+  bad = Read(name="weird", flag=0, contig="chr1", start=100, mapq=60, cigar=((0, 2), (9, 1)),
+             seq="AC", qual=np.full(2, 30, np.uint8))
+  with pytest.raises(ValueError, match="read weird/0: unknown CIGAR operation 9"):
+    count(bad)
+
+
+def test_a_skipped_read_with_short_qualities_does_not_shift_the_next_reads():
+  # MAPQ 0 is not counted, so its bad QUAL is never checked; the packed qualities of the reads
+  # after it must still line up with their own bases.
+  skipped = read("ACGT", 100, "4M", name="skip", qual=[30, 30], mapq=0)
+  low = read("ACGA", 100, "4M", name="low", qual=[30, 30, 30, 2])
+  c = count(skipped, low)
+  assert c.ref_support[:4].tolist() == [1, 1, 1, 0]
+  assert c.read_alleles == {103: {"low/0": ReadAllele("A", SUBSTITUTION, True)}}
+
+
 def test_window_must_cover_partition():
   with pytest.raises(ReferenceWindowError):
     count_alleles([], REF, Range("chr1", 90, 110))
