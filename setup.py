@@ -31,6 +31,8 @@ BASE = [
     # compiles schemas/protos lazily in a source checkout; 1.82+ needs protobuf 7, which Beam
     # 2.77 does not allow.
     "grpcio-tools>=1.71,<1.82",
+    # ISA-L's deflate for every gzip shard written (schemas/tfrecord.py: ~25x zlib's level 6).
+    "isal>=1.6,<2",
 ]
 PIPELINES = [
     "apache-beam>=2.70,<2.78",

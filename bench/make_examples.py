@@ -84,6 +84,18 @@ def run_make_examples(args, data: dict, extra):
   return fig, summary
 
 
+def _gzip(records) -> int:
+  """Compressed size of ``records`` framed and gzipped as a shard is (schemas/tfrecord.py)."""
+  import io
+  from schemas import tfrecord
+  buf = io.BytesIO()
+  out = tfrecord.gzip_writer(buf)
+  for r in records:
+    out.write(tfrecord.frame_record(r))
+  out.close()
+  return buf.tell()
+
+
 def work_cpu(data: dict, extra, repeats: int) -> dict:
   """CPU seconds of make_examples' per-work-unit work, in this process, without start-up.
 
@@ -95,11 +107,9 @@ def work_cpu(data: dict, extra, repeats: int) -> dict:
   import contextlib
   import io
   import time
-  import zlib
   from beam_pipelines import make_examples, make_examples_config as cfg_lib
   from beam_pipelines.io import make_examples_inputs as inputs
   from beam_pipelines.transforms.make_examples import _MakeUnitExamplesFn
-  from schemas.tfrecord import GZIP_LEVEL
   parser = argparse.ArgumentParser()
   cfg_lib.add_flags(parser)
   cfg = cfg_lib.from_args(parser.parse_args(me_args(data, "/tmp/unused.tfrecord.gz",
@@ -117,12 +127,104 @@ def work_cpu(data: dict, extra, repeats: int) -> dict:
       t0 = time.process_time()
       for unit in plan.units:
         records = fn._make(unit).records
-        zlib.compress(b"".join(records), GZIP_LEVEL)
+        _gzip(records)
         examples += len(records)
       cpu = time.process_time() - t0
       best = cpu if best is None else min(best, cpu)
   fn.teardown()
   return {"cpu_s": best, "examples": examples}
+
+
+# (stage, module, attribute): the functions whose CPU the stage breakdown charges to a stage.
+# The per-partition pipeline calls each of these by module attribute, so wrapping them here
+# times exactly those calls (the realigner's own counting pass stays inside realignment).
+STAGES = (
+    ("decode (BAM query, records to Read)", "beam_pipelines.io.bam", "BamReader.fetch_many"),
+    ("reference and truth fetch", "beam_pipelines.io.fasta", "FastaReader.window"),
+    ("reference and truth fetch", "beam_pipelines.io.truth", "TruthReader.fetch"),
+    ("realignment", "beam_pipelines.core.example_maker", "prepare_reads"),
+    ("allele counting", "beam_pipelines.core.example_maker", "count_alleles"),
+    ("candidates", "beam_pipelines.core.example_maker", "call_candidates"),
+    ("labeling", "beam_pipelines.core.example_maker", "_label"),
+    ("images", "beam_pipelines.core.alt_aligned", "build_images"),
+    ("encoding (tf.Example protos)", "beam_pipelines.core.example_maker", "_encode"),
+)
+
+
+def stage_breakdown(data: dict, extra) -> list:
+  """Rows of (stage, core-s) for one in-process pass over every work unit, by wrapping the
+  functions in ``STAGES`` with CPU timers; "the rest" is filtering, downsampling and the
+  per-partition glue. Compression is the shards' gzip of the records, as in ``work_cpu``."""
+  import contextlib
+  import importlib
+  import io
+  import time
+  from beam_pipelines import make_examples, make_examples_config as cfg_lib
+  from beam_pipelines.io import make_examples_inputs as inputs
+  from beam_pipelines.transforms.make_examples import _MakeUnitExamplesFn
+  spent: dict = {}
+  restore = []
+
+  def timed(name, fn):
+    def call(*a, **k):
+      t0 = time.process_time()
+      try:
+        return fn(*a, **k)
+      finally:
+        spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+    return call
+
+  def timed_iter(name, fn):
+    def call(*a, **k):
+      it = fn(*a, **k)
+      while True:
+        t0 = time.process_time()
+        try:
+          item = next(it)
+        except StopIteration:
+          spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+          return
+        spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+        yield item
+    return call
+
+  for name, module, attr in STAGES:
+    owner = importlib.import_module(module)
+    holder_name, _, fn_name = attr.rpartition(".")
+    holder = getattr(owner, holder_name) if holder_name else owner
+    fn = getattr(holder, fn_name)
+    restore.append((holder, fn_name, fn))
+    wrap = timed_iter if fn_name == "fetch_many" else timed
+    setattr(holder, fn_name, wrap(name, fn))
+  try:
+    parser = argparse.ArgumentParser()
+    cfg_lib.add_flags(parser)
+    cfg = cfg_lib.from_args(parser.parse_args(me_args(data, "/tmp/unused.tfrecord.gz",
+                                                      extra))).validate()
+    plan = inputs.plan(cfg)
+    opts = make_examples.maker_options(cfg, plan.sample_name)
+    fn = _MakeUnitExamplesFn(cfg.ref, tuple(cfg.reads), cfg.truth_variants,
+                             cfg.confident_regions, opts, None, len(plan.units))
+    fn.setup()
+    with contextlib.redirect_stderr(io.StringIO()):
+      fn._make(plan.units[0])   # warm-up, not counted
+      spent.clear()
+      t0 = time.process_time()
+      for unit in plan.units:
+        records = fn._make(unit).records
+        c0 = time.process_time()
+        _gzip(records)
+        spent["compression (gzip)"] = spent.get("compression (gzip)", 0.0) + \
+            time.process_time() - c0
+      total = time.process_time() - t0
+    fn.teardown()
+  finally:
+    for holder, fn_name, fn in restore:
+      setattr(holder, fn_name, fn)
+  rows = [(name, cpu) for name, cpu in spent.items()]
+  rows.append(("the rest (filters, downsampling, glue)", total - sum(spent.values())))
+  rows.append(("total per-work-unit work", total))
+  return rows
 
 
 def main():
@@ -185,6 +287,19 @@ def main():
   base, realigned = (work[name]["cpu_s"] / mbp for name, _ in settings)
   print(f"realignment's cost per Mbp: {realigned / base:.2f}x "
         f"(+{realigned - base:.2f} core-s/Mbp); target <= 2x")
+  stages = stage_breakdown(data, settings[1][1])
+  whole_with = cpu[settings[1][0]]
+  print(f"\nper-stage CPU, {settings[1][0]} (one in-process pass; start-up = whole run's "
+        f"core-s minus this pass):")
+  srows = [{"stage": name, "core_s": f"{c:.2f}", "core_s_per_Mbp": f"{c / mbp:.2f}",
+            "share": f"{100 * c / whole_with:.0f}%"} for name, c in stages]
+  startup = whole_with - stages[-1][1]
+  srows.insert(-1, {"stage": "start-up, Beam and shard writing (whole run minus the pass)",
+                    "core_s": f"{startup:.2f}", "core_s_per_Mbp": f"{startup / mbp:.2f}",
+                    "share": f"{100 * startup / whole_with:.0f}%"})
+  srows[-1] = {"stage": "whole run", "core_s": f"{whole_with:.2f}",
+               "core_s_per_Mbp": f"{whole_with / mbp:.2f}", "share": "100%"}
+  print(common.table(srows, ["stage", "core_s", "core_s_per_Mbp", "share"]))
   if args.profile:
     if args.data != "sim":
       print("--profile profiles a slice of the simulated data; run it without --data giab")

@@ -15,12 +15,13 @@ COPY schemas/ schemas/
 COPY beam_pipelines/ beam_pipelines/
 # Pins first (one layer that changes only with versions), then pileflow itself without
 # re-resolving them. Versions: apache-beam, numpy, protobuf, grpcio-tools (compiles the protos
-# at build), pysam, google-crc32c, psutil, numba, matplotlib.
+# at build), isal (gzip shards), pysam, google-crc32c, psutil, numba, matplotlib.
 RUN pip install --no-cache-dir \
       "apache-beam[gcp]==2.77.0" \
       "numpy==2.4.6" \
       "protobuf==6.33.6" \
       "grpcio-tools==1.80.1" \
+      "isal==1.9.1" \
       "pysam==0.24.1" \
       "google-crc32c==1.9.0" \
       "psutil==7.2.2" \

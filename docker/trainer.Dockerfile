@@ -20,6 +20,7 @@ RUN pip install --no-cache-dir \
       "numpy==2.4.6" \
       "protobuf==6.33.6" \
       "grpcio-tools==1.80.1" \
+      "isal==1.9.1" \
       "matplotlib==3.11.2"
 COPY schemas/ schemas/
 COPY trainer/ trainer/

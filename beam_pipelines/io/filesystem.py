@@ -6,7 +6,6 @@ implementation by scheme; this module keeps the handful of calls we need in one 
 """
 from __future__ import annotations
 
-import gzip
 import os
 from typing import BinaryIO, Iterable, List
 
@@ -70,9 +69,7 @@ def concatenate(sources: Iterable[str], dest: str, gzip_output: bool) -> int:
   """
   copied = 0
   with create(dest) as raw:
-    out: BinaryIO = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                   compresslevel=tfrecord.GZIP_LEVEL) \
-        if gzip_output else raw
+    out: BinaryIO = tfrecord.gzip_writer(raw) if gzip_output else raw
     try:
       for src in sources:
         with open_read(src) as f:

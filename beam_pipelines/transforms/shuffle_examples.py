@@ -62,7 +62,6 @@ SHUFFLE_CORRUPT_INPUTS = "shuffle_corrupt_inputs_skipped"
 SHUFFLE_SPLIT_PASSES = "shuffle_bucket_split_passes"
 
 TEMP_COMPRESSION_LEVEL = 1   # bucket files: fast, and ~9.9 KB per pileup in RAM, not 133 KB
-OUTPUT_COMPRESSION_LEVEL = 6  # zlib's default, what Beam's WriteToTFRecord uses
 SHARD_SUFFIX = ".tfrecord.gz"
 _KEY = struct.Struct("<Q")
 _READ_BLOCK = 1 << 20
@@ -298,7 +297,7 @@ class ShuffleOutputs:
         info = json.loads(fs.read_bytes(path))
       else:
         with fs.create(self.tmp_shard_path(shard)) as raw:
-          gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0).close()
+          tfrecord.gzip_writer(raw).close()
         info = {"examples": 0, "seconds": 0.0}
       info["bytes"] = fs.size(self.tmp_shard_path(shard))
       info["path"] = self.final_path(shard)
@@ -502,8 +501,7 @@ class _WriteShardFn(beam.DoFn):
     n = 0
     max_pass_bytes = 0
     with fs.create(self._outputs.tmp_shard_path(shard)) as raw:
-      out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                          compresslevel=OUTPUT_COMPRESSION_LEVEL)
+      out = tfrecord.gzip_writer(raw)
       for bucket in sorted(by_bucket):
         group = by_bucket[bucket]
         size = sum(p.nbytes for p in group)
