@@ -103,8 +103,11 @@ def work_cpu(data: dict, extra, repeats: int) -> dict:
   filter, realign when asked, count, call, label, draw, encode) over every work unit, plus the
   gzip of the records at the shards' level; that is the work that grows with the genome, so its
   per-Mbp figure is what a whole genome costs beyond the fixed start-up. Best of ``repeats``.
+  Also returns the sha256 of every record in output order (hashing not timed): equal digests
+  before and after a speed change mean the same examples.
   """
   import contextlib
+  import hashlib
   import io
   import time
   from beam_pipelines import make_examples, make_examples_config as cfg_lib
@@ -124,15 +127,21 @@ def work_cpu(data: dict, extra, repeats: int) -> dict:
     fn._make(plan.units[0])     # warm-up: numba cache load, lazy imports, first file reads
     for _ in range(repeats):
       examples = 0
+      digest = hashlib.sha256()
+      hashing = 0.0
       t0 = time.process_time()
       for unit in plan.units:
         records = fn._make(unit).records
         _gzip(records)
         examples += len(records)
-      cpu = time.process_time() - t0
+        h0 = time.process_time()
+        for r in records:
+          digest.update(r)
+        hashing += time.process_time() - h0
+      cpu = time.process_time() - t0 - hashing
       best = cpu if best is None else min(best, cpu)
   fn.teardown()
-  return {"cpu_s": best, "examples": examples}
+  return {"cpu_s": best, "examples": examples, "sha256": digest.hexdigest()[:16]}
 
 
 # (stage, module, attribute): the functions whose CPU the stage breakdown charges to a stage.
@@ -223,7 +232,7 @@ def stage_breakdown(data: dict, extra) -> list:
       setattr(holder, fn_name, fn)
   rows = [(name, cpu) for name, cpu in spent.items()]
   rows.append(("the rest (filters, downsampling, glue)", total - sum(spent.values())))
-  rows.append(("total per-work-unit work", total))
+  rows.append(("the whole timed pass", total))
   return rows
 
 
@@ -275,31 +284,32 @@ def main():
   without, with_ = (cpu[name] for name, _ in settings)
   print(f"ratio make_examples without realignment / samtools view (core-seconds): "
         f"{without / floor['cpu_s']:.1f}x")
+  print(f"ratio make_examples with realignment / samtools view (core-seconds): "
+        f"{with_ / floor['cpu_s']:.1f}x")
   print(f"realignment's cost, whole runs: {with_ / without:.2f}x")
   work = {name: work_cpu(data, flags, max(args.repeats, 3)) for name, flags in settings}
   print("\nper-work-unit work in process (no start-up), best of "
         f"{max(args.repeats, 3)}:")
   wrows = [{"what": name, "core_s": f"{w['cpu_s']:.2f}",
             "core_s_per_Mbp": f"{w['cpu_s'] / mbp:.2f}", "examples": f"{w['examples']:,}",
-            "examples/s/core": f"{w['examples'] / w['cpu_s']:.1f}"} for name, w in work.items()]
+            "examples/s/core": f"{w['examples'] / w['cpu_s']:.1f}",
+            "records_sha256": w["sha256"]} for name, w in work.items()]
   print(common.table(wrows, ["what", "core_s", "core_s_per_Mbp", "examples",
-                             "examples/s/core"]))
+                             "examples/s/core", "records_sha256"]))
   base, realigned = (work[name]["cpu_s"] / mbp for name, _ in settings)
   print(f"realignment's cost per Mbp: {realigned / base:.2f}x "
         f"(+{realigned - base:.2f} core-s/Mbp); target <= 2x")
   stages = stage_breakdown(data, settings[1][1])
-  whole_with = cpu[settings[1][0]]
-  print(f"\nper-stage CPU, {settings[1][0]} (one in-process pass; start-up = whole run's "
-        f"core-s minus this pass):")
+  pass_total = stages[-1][1]
+  print(f"\nper-stage CPU, {settings[1][0]}: one more in-process pass with a CPU timer around "
+        f"each stage (shares of that pass, {pass_total:.2f} core-s):")
   srows = [{"stage": name, "core_s": f"{c:.2f}", "core_s_per_Mbp": f"{c / mbp:.2f}",
-            "share": f"{100 * c / whole_with:.0f}%"} for name, c in stages]
-  startup = whole_with - stages[-1][1]
-  srows.insert(-1, {"stage": "start-up, Beam and shard writing (whole run minus the pass)",
-                    "core_s": f"{startup:.2f}", "core_s_per_Mbp": f"{startup / mbp:.2f}",
-                    "share": f"{100 * startup / whole_with:.0f}%"})
-  srows[-1] = {"stage": "whole run", "core_s": f"{whole_with:.2f}",
-               "core_s_per_Mbp": f"{whole_with / mbp:.2f}", "share": "100%"}
+            "share": f"{100 * c / pass_total:.0f}%"} for name, c in stages]
+  startup = cpu[settings[1][0]] - work[settings[1][0]]["cpu_s"]
   print(common.table(srows, ["stage", "core_s", "core_s_per_Mbp", "share"]))
+  print(f"start-up, Beam and shard writing: {startup:.2f} core-s (whole run "
+        f"{cpu[settings[1][0]]:.2f} minus the best per-work-unit pass "
+        f"{work[settings[1][0]]['cpu_s']:.2f})")
   if args.profile:
     if args.data != "sim":
       print("--profile profiles a slice of the simulated data; run it without --data giab")
