@@ -292,9 +292,14 @@ def _walk_read(read: Read, win_start: int, width: int, variant_start: int,
   ref_pos = read.start
   read_pos = 0
   win_end = win_start + width
+  # An op starting past this can neither draw (a segment needs ref_pos < win_end, a '*' anchor
+  # ref_pos - 1 < win_end) nor veto (at variant_start): a long read stops walking there.
+  last_useful = max(win_end, variant_start + 1)
   segments: List[Tuple[int, int, int]] = []
   anchors: List[Tuple[int, int]] = []
   for op, length in read.cigar:
+    if ref_pos > last_useful:
+      break
     if op in _M_LIKE:
       end = ref_pos + length
       if ref_pos <= variant_start < end:
