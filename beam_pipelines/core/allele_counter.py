@@ -258,15 +258,19 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
       min_mapping_quality, IS_ACGT)
   if error[0] != ERROR_NONE:
     _raise_walk_error(error, reads, ref)
+  alleles: Dict[Tuple[str, int, int], ReadAllele] = {}  # equal indels share one value
   for ri, k, anchor, op, q, length, low, bq, rpos in indels.tolist():
     read_seq = reads[ri].seq
     prev = read_seq[q - 1] if q > 0 else ref_seq[anchor - ref_start]
     if op == CIGAR_D:
-      allele = ReadAllele(prev + ref_seq[rpos - ref_start:rpos + length - ref_start], DELETION,
-                          False)
+      bases = prev + ref_seq[rpos - ref_start:rpos + length - ref_start]
     else:
-      allele = ReadAllele(prev + read_seq[q:q + length],
-                          INSERTION if op == CIGAR_I else SOFT_CLIP, bool(low))
+      bases = prev + read_seq[q:q + length]
+    allele = alleles.get((bases, op, low))
+    if allele is None:
+      allele = alleles[bases, op, low] = ReadAllele(
+          bases, DELETION if op == CIGAR_D else INSERTION if op == CIGAR_I else SOFT_CLIP,
+          bool(low))
     records.append((ri, k, 0, anchor, allele, bq))
   b_ri = blocks[:, 0]
   b_k = blocks[:, 1]

@@ -87,11 +87,16 @@ def call_candidates(counts: AlleleCounts, opts: VscOptions, contig: str) -> List
   snp_frac = opts.snp_fraction_f32
   indel_frac = opts.indel_fraction_f32
   out: List[Candidate] = []
+  # No allele can reach its count threshold where fewer reads show anything: most positions
+  # of long reads hold one read's sequencing error, and are skipped before any counting.
+  fewest = min(opts.min_count_snps, opts.min_count_indels)
   for pos in counts.positions_with_alleles():
+    read_alleles = counts.read_alleles[pos]
+    if len(read_alleles) < fewest:
+      continue
     ref_base = counts.ref_base(pos)
     if ref_base not in _ACGT:
       continue
-    read_alleles = counts.read_alleles[pos]
     ref_count = counts.ref_supporting_read_count(pos)
     sums: Dict[Tuple[int, str], int] = {}
     for a in read_alleles.values():
