@@ -4,6 +4,7 @@ without local realignment.
   .venv/bin/python bench/make_examples.py               # simulated 5 Mbp, 30x, 2x150 bp
   .venv/bin/python bench/make_examples.py --data giab   # GIAB chr20 100 kb, ~52x, 2x101 bp
   .venv/bin/python bench/make_examples.py --mbp 0.5     # quick look
+  .venv/bin/python bench/make_examples.py --data art    # ART HiSeq 2500 2x150 + bwa mem, 30x
 
 Runs make_examples in training mode with 6 channels on DirectRunner in one process (one core, so
 CPU seconds are core-seconds), once with ``--realign_reads=false`` and once with it on (the
@@ -45,8 +46,28 @@ def simulate(work: str, mbp: float, coverage: float, seed: int) -> str:
   return out
 
 
+def art_dataset(args) -> dict:
+  """Reads by outside tools, as in the case study (bench/case_study.py, whose steps this
+  reuses): a simulated diploid genome of ``--mbp`` (one contig), haplotypes by ``bcftools
+  consensus``, ART HiSeq 2500 2x150 bp at 15x per haplotype, ``bwa mem``, ``samtools sort``."""
+  from bench import case_study as cs
+  bp = int(args.mbp * 1_000_000)
+  out = os.path.join(args.work_dir, f"art-{args.mbp:g}mbp-s{args.seed}")
+  sz = cs.dataclasses.replace(cs.SMOKE, contigs=f"sim1:{bp}", art_fold=15)
+  r = cs.Runner(out)
+  genome = cs.make_genome(r, sz, args.seed)
+  bams = cs.short_reads(r, sz, genome, args.seed)
+  return {"ref": os.path.join(genome, "reference.fa"), "reads": bams["30x"],
+          "truth": os.path.join(genome, "truth.vcf.gz"),
+          "confident": os.path.join(genome, "confident.bed"), "regions": [], "bp": bp,
+          "what": f"ART HiSeq 2500 2x150 bp + bwa mem, 30x, over a simulated {args.mbp:g} Mbp "
+                  f"diploid genome"}
+
+
 def dataset(args) -> dict:
   """Input files, the region(s) to run and a description."""
+  if args.data == "art":
+    return art_dataset(args)
   if args.data == "giab":
     contig, start, end = GIAB_REGION
     return {"ref": os.path.join(GIAB, "ucsc.hg19.chr20.unittest.fasta.gz"),
@@ -238,8 +259,8 @@ def stage_breakdown(data: dict, extra) -> list:
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("--data", choices=("sim", "giab"), default="sim")
-  ap.add_argument("--mbp", type=float, default=5.0, help="simulated size (--data sim)")
+  ap.add_argument("--data", choices=("sim", "giab", "art"), default="sim")
+  ap.add_argument("--mbp", type=float, default=5.0, help="simulated size (--data sim, art)")
   ap.add_argument("--coverage", type=float, default=30.0, help="simulated coverage")
   ap.add_argument("--seed", type=int, default=1)
   ap.add_argument("--repeats", type=int, default=1,
