@@ -55,7 +55,8 @@ from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 
 from beam_pipelines.core.cigar_walk import (ERROR_DELETION_PAST_WINDOW, ERROR_LENGTHS,
-                                            ERROR_NONE, pack_for_counting, walk_reads)
+                                            ERROR_NONE, IS_ACGT, expand_blocks, walk)
+from beam_pipelines.core.read_arrays import pack
 from beam_pipelines.core.reads import CIGAR_D, CIGAR_I, Read
 from beam_pipelines.core.reference import RefWindow, ReferenceWindowError
 from beam_pipelines.core.regions import Range
@@ -74,11 +75,6 @@ ALLELE_TYPE_NAMES = {ALLELE_UNSPECIFIED: "UNSPECIFIED", REFERENCE: "REFERENCE",
 DEFAULT_MIN_BASE_QUALITY = 10
 DEFAULT_MIN_MAPPING_QUALITY = 5
 
-# byte -> is it an upper-case A/C/G/T: the bases that make alleles (shared with the compiled
-# window selector, which applies the same rules).
-IS_ACGT = np.zeros(256, dtype=np.bool_)
-for _b in b"ACGT":
-  IS_ACGT[_b] = True
 
 
 class ReadAllele(NamedTuple):
@@ -248,14 +244,10 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
   # Accepted non-reference alleles: (ri, k, offset, pos, ReadAllele, base quality); ri indexes
   # ``reads``, k the read's allele list (cigar_walk), offset the base within a match block.
   records: List[tuple] = []
-  packed = pack_for_counting(reads)
-  (starts, mapq_arr, seq_offsets, qual_lens, cigar_ops, cigar_lens, cigar_offsets, seq_buf,
-   qual_buf) = packed
-  ref_arr = np.frombuffer(ref_seq.encode("ascii"), dtype=np.uint8)
-  blocks, indels, error = walk_reads(
-      starts, mapq_arr, seq_offsets, qual_lens, cigar_ops, cigar_lens, cigar_offsets, seq_buf,
-      qual_buf, ref_arr, ref_start, ref.end, ref.contig_length, s, e, min_base_quality,
-      min_mapping_quality, IS_ACGT)
+  packed = pack(reads, pad_quals=True)
+  seq_buf, qual_buf = packed.seq, packed.qual
+  blocks, indels, error, ref_arr = walk(packed, ref, s, e, min_base_quality,
+                                        min_mapping_quality)
   if error[0] != ERROR_NONE:
     _raise_walk_error(error, reads, ref)
   alleles: Dict[Tuple[str, int, int], ReadAllele] = {}  # equal indels share one value
@@ -275,8 +267,6 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
   b_ri = blocks[:, 0]
   b_k = blocks[:, 1]
   b_r = blocks[:, 2]
-  b_q = blocks[:, 3]
-  b_len = blocks[:, 4]
 
   ref_support = np.zeros(n, dtype=np.int32)
   support = None
@@ -285,17 +275,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
     support = dict(ref_reads=np.zeros(n, dtype=np.int32), ref_mapq_sum=zeros,
                    ref_bq_sum=zeros.copy(), ref_reverse=zeros.copy())
   if len(blocks):
-    blk_r = b_r
-    blk_len = b_len
-    lo = np.maximum(blk_r, s)
-    hi = np.minimum(blk_r + blk_len, e)
-    shift = lo - blk_r
-    lens = np.maximum(hi - lo, 0)
-    total = int(lens.sum())
-    bid = np.repeat(np.arange(len(lens)), lens)
-    off = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
-    rp = lo[bid] + off
-    qg = b_q[bid] + shift[bid] + off
+    bid, rp, qg = expand_blocks(blocks, s, e)
     read_b = seq_buf[qg]
     low = qual_buf[qg] < min_base_quality
     canonical = IS_ACGT[read_b]
@@ -306,7 +286,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
       any_ref = canonical & same
       at = rp[any_ref] - s
       obs_ri = b_ri[bid[any_ref]]
-      mapq_of = mapq_arr
+      mapq_of = packed.mapq
       rev_of = np.fromiter((r.is_reverse for r in reads), dtype=np.int64, count=len(reads))
       support["ref_reads"] = np.bincount(at, minlength=n).astype(np.int32)
       support["ref_mapq_sum"] = np.bincount(at, weights=mapq_of[obs_ri],
@@ -320,7 +300,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
       sub_bid = bid[sub_idx]
       s_ri = b_ri[sub_bid].tolist()
       s_k = b_k[sub_bid].tolist()
-      s_off = (shift[sub_bid] + off[sub_idx]).tolist()
+      s_off = (rp[sub_idx] - b_r[sub_bid]).tolist()
       s_pos = rp[sub_idx].tolist()
       s_base = read_b[sub_idx].tolist()
       s_low = low[sub_idx].tolist()

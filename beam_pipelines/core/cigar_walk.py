@@ -3,8 +3,9 @@ indel/clip alleles out.
 
 Why a kernel: at 30x the counter walks ~5,000 reads per work unit, and the walk in Python (two
 passes over each read's CIGAR, five list appends per match block) cost ~6 us per read, more
-than decoding the read. Here it is one compiled loop over ``pack_for_counting``'s arrays; Python
+than decoding the read. Here it is one compiled loop over ``read_arrays.pack``'s arrays; Python
 is left only for the rare indel/clip alleles (their bases become strings) and for error messages.
+The realigner's window selector applies the same rules, so it calls this walk too.
 
 The rules are ``allele_counter``'s module docstring, step by step (pass 1 builds the read's
 allele list with positionless placeholders for unusable indels; pass 2 drops the first of two
@@ -19,50 +20,31 @@ consecutive alleles at one position). Outputs, in read order then allele-list or
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from beam_pipelines.core.jit import njit
-from beam_pipelines.core.reads import Read
+from beam_pipelines.core.read_arrays import ReadArrays
+from beam_pipelines.core.reference import RefWindow
 
 ERROR_NONE, ERROR_LENGTHS, ERROR_DELETION_PAST_WINDOW, ERROR_UNKNOWN_OP = 0, 1, 2, 3
 _NO_POS = -(1 << 62)  # a placeholder's position: never equal to a real one
 
+# byte -> is it an upper-case A/C/G/T: the bases that make alleles.
+IS_ACGT = np.zeros(256, dtype=np.bool_)
+for _b in b"ACGT":
+  IS_ACGT[_b] = True
 
-def pack_for_counting(reads: Sequence[Read]):
-  """(starts, mapq, seq_offsets, qual_lens, cigar_ops, cigar_lens, cigar_offsets, seq, qual).
 
-  ``seq`` and ``qual`` are aligned (qualities at the same offsets as their bases). A read whose
-  QUAL length differs from its SEQ length gets its qualities cut or zero-padded to fit, so it
-  cannot shift any other read's; the walk reports it (error 1) if it is counted at all.
-  """
-  n = len(reads)
-  rows = np.array([(r.start, r.mapq, len(r.seq), len(r.qual), len(r.cigar)) for r in reads],
-                  dtype=np.int64).reshape(n, 5)
-  seq_offsets = np.zeros(n + 1, dtype=np.int64)
-  np.cumsum(rows[:, 2], out=seq_offsets[1:])
-  cigar_offsets = np.zeros(n + 1, dtype=np.int64)
-  np.cumsum(rows[:, 4], out=cigar_offsets[1:])
-  seq = np.frombuffer("".join([r.seq for r in reads]).encode("ascii"), dtype=np.uint8)
-  qual = None
-  if np.array_equal(rows[:, 2], rows[:, 3]):
-    try:
-      qual = np.frombuffer(b"".join([r.qual for r in reads]), dtype=np.uint8)
-    except (TypeError, BufferError):
-      qual = None
-    if qual is not None and qual.shape[0] != seq.shape[0]:
-      qual = None  # not uint8: take the per-read path
-  if qual is None:
-    qual = np.zeros(seq.shape[0], dtype=np.uint8)
-    for i, r in enumerate(reads):
-      q = np.asarray(r.qual).astype(np.uint8, copy=False).ravel()[:len(r.seq)]
-      qual[seq_offsets[i]:seq_offsets[i] + len(q)] = q
-  flat = np.array([x for r in reads for op_len in r.cigar for x in op_len],
-                  dtype=np.int64).reshape(-1, 2)
-  return (np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]), seq_offsets,
-          np.ascontiguousarray(rows[:, 3]), np.ascontiguousarray(flat[:, 0]),
-          np.ascontiguousarray(flat[:, 1]), cigar_offsets, seq, qual)
+def walk(packed: ReadArrays, ref: RefWindow, s: int, e: int, min_base_quality: int,
+         min_mapping_quality: int):
+  """``walk_reads`` over packed reads and a reference window: (blocks, indels, error, the
+  reference as uint8 codes)."""
+  ref_arr = np.frombuffer(ref.seq.encode("ascii"), dtype=np.uint8)
+  blocks, indels, error = walk_reads(
+      packed.starts, packed.mapq, packed.seq_offsets, packed.qual_lens, packed.cigar_ops,
+      packed.cigar_lens, packed.cigar_offsets, packed.seq, packed.qual, ref_arr, ref.start,
+      ref.end, ref.contig_length, s, e, min_base_quality, min_mapping_quality, IS_ACGT)
+  return blocks, indels, error, ref_arr
 
 
 @njit
@@ -123,23 +105,38 @@ def walk_reads(starts, mapq, seq_offsets, qual_lens, cigar_ops, cigar_lens, ciga
         m += 1
         rpos += length
         q += length
-      elif op == 1 or op == 4:
+      elif op == 1 or op == 4 or op == 2:
         anchor = rpos - 1
         valid = False
         bq = 0
         low = 0
         if s <= anchor < e:
           prev = seq[so + q - 1] if q > 0 else ref[anchor - ref_start]
-          if is_acgt[prev]:
+          if is_acgt[prev] and op == 2:
+            del_end = rpos + length
+            if del_end <= contig_length:
+              if del_end > ref_end:
+                error[0] = ERROR_DELETION_PAST_WINDOW
+                error[1] = i
+                error[2] = rpos
+                error[3] = del_end
+                return blocks[:nb], indels[:ni], error
+              valid = True
+              for p in range(rpos, del_end):
+                if not is_acgt[ref[p - ref_start]]:
+                  valid = False
+                  break
+              if valid:
+                bq = qual[so + q - 1] if q > 0 else 0
+          elif is_acgt[prev]:
             valid = True
+            qsum = 0
             for t in range(length):
               if not is_acgt[seq[so + q + t]]:
                 valid = False
                 break
+              qsum += qual[so + q + t]
             if valid:
-              qsum = 0
-              for t in range(length):
-                qsum += qual[so + q + t]
               low = 1 if qsum < min_base_quality * length else 0
               bq = qsum // length
         kind[m] = 1
@@ -151,38 +148,10 @@ def walk_reads(starts, mapq, seq_offsets, qual_lens, cigar_ops, cigar_lens, ciga
         e_low[m] = low
         e_rpos[m] = rpos
         m += 1
-        q += length
-      elif op == 2:
-        anchor = rpos - 1
-        valid = False
-        bq = 0
-        if s <= anchor < e:
-          prev = seq[so + q - 1] if q > 0 else ref[anchor - ref_start]
-          del_end = rpos + length
-          if is_acgt[prev] and del_end <= contig_length:
-            if del_end > ref_end:
-              error[0] = ERROR_DELETION_PAST_WINDOW
-              error[1] = i
-              error[2] = rpos
-              error[3] = del_end
-              return blocks[:nb], indels[:ni], error
-            valid = True
-            for p in range(rpos, del_end):
-              if not is_acgt[ref[p - ref_start]]:
-                valid = False
-                break
-            if valid:
-              bq = qual[so + q - 1] if q > 0 else 0
-        kind[m] = 1
-        first[m] = anchor if valid else _NO_POS
-        last[m] = bq
-        payload[m] = op
-        e_q[m] = q
-        e_len[m] = length
-        e_low[m] = 0
-        e_rpos[m] = rpos
-        m += 1
-        rpos += length
+        if op == 2:
+          rpos += length
+        else:
+          q += length
       elif op == 3 or op == 6:
         rpos += length
       elif op == 5:
@@ -219,3 +188,15 @@ def walk_reads(starts, mapq, seq_offsets, qual_lens, cigar_ops, cigar_lens, ciga
         indels[ni, 8] = e_rpos[k]
         ni += 1
   return blocks[:nb], indels[:ni], error
+
+
+def expand_blocks(blocks: np.ndarray, s: int, e: int):
+  """The bases of ``walk_reads``' match blocks inside ``[s, e)``, one entry per (read, base):
+  (block index, reference position, global seq offset), in block then position order."""
+  lo = np.maximum(blocks[:, 2], s)
+  hi = np.minimum(blocks[:, 2] + blocks[:, 4], e)
+  shift = lo - blocks[:, 2]
+  lens = np.maximum(hi - lo, 0)
+  bid = np.repeat(np.arange(len(lens)), lens)
+  off = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+  return bid, lo[bid] + off, blocks[bid, 3] + shift[bid] + off

@@ -20,8 +20,9 @@ Windows may start before 0 or end past the contig; the realigner skips those, as
 
 Why two implementations of step 2: ``variant_read_counts`` states the rule on top of the shared
 allele counter (the specification, kept for the rare partition where two records share a read
-key, whose "last write wins" rule needs the counter's per-key map); ``_evidence_kernel`` is the
-same walk compiled over packed reads (``read_arrays``), about 20x faster, and is what
+key, whose "last write wins" rule needs the counter's per-key map); ``evidence_counts`` takes
+the counter's compiled CIGAR walk (``cigar_walk``) over packed reads and turns its match blocks
+and indel alleles into counts in a small compiled loop, without the per-key map, and is what
 ``select_windows`` uses. Tests hold the two equal.
 """
 from __future__ import annotations
@@ -30,11 +31,12 @@ from typing import List, Sequence
 
 import numpy as np
 
+from beam_pipelines.core import cigar_walk
 from beam_pipelines.core.allele_counter import (DELETION, INSERTION, IS_ACGT, SOFT_CLIP,
                                                 SUBSTITUTION, check_covers, count_alleles)
 from beam_pipelines.core.jit import njit
 from beam_pipelines.core.read_arrays import pack
-from beam_pipelines.core.reads import FLAG_READ2, Read
+from beam_pipelines.core.reads import CIGAR_D, FLAG_READ2, Read
 from beam_pipelines.core.realigner.options import WindowSelectorOptions
 from beam_pipelines.core.reference import RefWindow
 from beam_pipelines.core.regions import Range
@@ -74,136 +76,6 @@ def variant_read_counts(reads: Sequence[Read], ref: RefWindow, region: Range,
   return np.cumsum(diff[:n])
 
 
-_NONE = -(1 << 62)   # "no position" for placeholders in the kernel's element list
-
-
-@njit
-def _evidence_kernel(starts, mapq, seq, qual, seq_off, cig_ops, cig_lens, cig_off, ref_arr,
-                     ref_start, contig_length, s, e, min_bq, min_mapq, is_acgt, diff):
-  """Adds every read's evidence spans to ``diff`` (len e - s + 1); the allele rules are the
-  allele counter's (allele_counter.py module docstring), the spans this module's.
-
-  Returns (status, read index): status 0 ok, 1 SEQ/QUAL/CIGAR lengths disagree, 2 a deletion
-  runs past the reference window, 3 an unknown CIGAR op.
-  """
-  n = e - s
-  ref_end = ref_start + ref_arr.shape[0]
-  max_ops = 0
-  for i in range(starts.shape[0]):
-    c = cig_off[i + 1] - cig_off[i]
-    if c > max_ops:
-      max_ops = c
-  kind = np.zeros(max_ops, dtype=np.int64)
-  first = np.zeros(max_ops, dtype=np.int64)
-  last = np.zeros(max_ops, dtype=np.int64)
-  qpos = np.zeros(max_ops, dtype=np.int64)
-  span_lo = np.zeros(max_ops, dtype=np.int64)
-  span_hi = np.zeros(max_ops, dtype=np.int64)
-  good = np.zeros(max_ops, dtype=np.bool_)
-  for r in range(starts.shape[0]):
-    if mapq[r] < min_mapq:
-      continue
-    q0 = seq_off[r]
-    slen = seq_off[r + 1] - q0
-    if slen == 0:
-      continue
-    rpos = starts[r]
-    if rpos > e:
-      continue
-    qlen = 0
-    for c in range(cig_off[r], cig_off[r + 1]):
-      op = cig_ops[c]
-      if op == 0 or op == 1 or op == 4 or op == 7 or op == 8:
-        qlen += cig_lens[c]
-    if qlen != slen:
-      return 1, r
-    m = 0
-    q = 0
-    for c in range(cig_off[r], cig_off[r + 1]):
-      op = cig_ops[c]
-      length = cig_lens[c]
-      if length <= 0:
-        continue
-      if op == 0 or op == 7 or op == 8:
-        kind[m] = 0
-        first[m] = rpos
-        last[m] = rpos + length - 1
-        qpos[m] = q
-        m += 1
-        rpos += length
-        q += length
-      elif op == 1 or op == 4 or op == 2:
-        anchor = rpos - 1
-        valid = False
-        if s <= anchor < e:
-          prev = seq[q0 + q - 1] if q > 0 else ref_arr[anchor - ref_start]
-          if is_acgt[prev]:
-            if op == 2:
-              del_end = rpos + length
-              if del_end <= contig_length:
-                if del_end > ref_end:
-                  return 2, r
-                valid = True
-                for p in range(rpos, del_end):
-                  if not is_acgt[ref_arr[p - ref_start]]:
-                    valid = False
-                    break
-                span_lo[m] = anchor + 1
-                span_hi[m] = anchor + length + 1
-                good[m] = True
-            else:
-              valid = True
-              total = 0
-              for t in range(q, q + length):
-                if not is_acgt[seq[q0 + t]]:
-                  valid = False
-                  break
-                total += qual[q0 + t]
-              span_lo[m] = anchor + 1 - length
-              span_hi[m] = anchor + length + 1
-              good[m] = total >= min_bq * length
-        kind[m] = 1
-        first[m] = anchor if valid else _NONE
-        m += 1
-        if op == 2:
-          rpos += length
-        else:
-          q += length
-      elif op == 3 or op == 6:
-        rpos += length
-      elif op == 5:
-        pass
-      else:
-        return 3, r
-    for k in range(m):
-      nxt = first[k + 1] if k + 1 < m else _NONE
-      if kind[k] == 0:
-        f = first[k]
-        length = last[k] - f + 1
-        if nxt != _NONE and nxt == last[k]:
-          length -= 1
-        if length > 0 and f < e and f + length > s:
-          lo = f if f > s else s
-          hi = f + length if f + length < e else e
-          base_q = q0 + qpos[k] + (lo - f)
-          for p in range(lo, hi):
-            b = seq[base_q + p - lo]
-            if is_acgt[b] and b != ref_arr[p - ref_start] and qual[base_q + p - lo] >= min_bq:
-              diff[p - s] += 1
-              diff[p - s + 1] -= 1
-      elif first[k] != _NONE and nxt != first[k] and good[k]:
-        lo = span_lo[k] - s
-        hi = span_hi[k] - s
-        if lo < 0:
-          lo = 0
-        if hi > n:
-          hi = n
-        if lo < hi:
-          diff[lo] += 1
-          diff[hi] -= 1
-  return 0, -1
-
-
 def _unique_records(reads: Sequence[Read]):
   """``reads`` with repeated identical records dropped, or None when two different records
   share a read key.
@@ -236,20 +108,49 @@ def evidence_counts(reads_in: Sequence[Read], ref: RefWindow, region: Range,
   if reads is None:
     return variant_read_counts(reads_in, ref, region, opts)
   check_covers(ref, region)
+  s, e = region.start, region.end
+  n = e - s
   packed = pack(reads)
-  ref_arr = np.frombuffer(ref.seq.encode("ascii"), dtype=np.uint8)
-  n = region.end - region.start
-  diff = np.zeros(n + 1, dtype=np.int64)
-  status, bad = _evidence_kernel(packed.starts, packed.mapq, packed.seq, packed.qual,
-                                 packed.seq_offsets, packed.cigar_ops, packed.cigar_lens,
-                                 packed.cigar_offsets, ref_arr, ref.start, ref.contig_length,
-                                 region.start, region.end, opts.min_base_quality, opts.min_mapq,
-                                 IS_ACGT, diff)
-  if status:
+  blocks, indels, error, ref_arr = cigar_walk.walk(packed, ref, s, e, opts.min_base_quality,
+                                                   opts.min_mapq)
+  if error[0] != cigar_walk.ERROR_NONE:
     # The allele counter words each problem (with the read and the positions); let it.
+    bad = int(error[1])
     variant_read_counts([reads[bad]], ref, region, opts)
     raise ValueError(f"read {reads[bad].key}: unusable CIGAR {reads[bad].cigar_string()}")
+  diff = np.zeros(n + 1, dtype=np.int64)
+  _add_evidence(blocks, indels, packed.seq, packed.qual, ref_arr, ref.start, s, e,
+                opts.min_base_quality, IS_ACGT, diff)
   return np.cumsum(diff[:n])
+
+
+@njit
+def _add_evidence(blocks, indels, seq, qual, ref_arr, ref_start, s, e, min_base_quality,
+                  is_acgt, diff):
+  """Adds step 2's evidence spans of ``cigar_walk.walk_reads``' output to ``diff``: each good
+  substitution base of a match block, each indel or clip that is not low quality."""
+  n = e - s
+  for j in range(blocks.shape[0]):
+    first = blocks[j, 2]
+    lo = max(first, s)
+    hi = min(first + blocks[j, 4], e)
+    for p in range(lo, hi):
+      at = blocks[j, 3] + p - first
+      b = seq[at]
+      if is_acgt[b] and b != ref_arr[p - ref_start] and qual[at] >= min_base_quality:
+        diff[p - s] += 1
+        diff[p - s + 1] -= 1
+  for j in range(indels.shape[0]):
+    if indels[j, 6]:
+      continue  # low quality
+    anchor = indels[j, 2]
+    length = indels[j, 5]
+    lo = anchor + 1 if indels[j, 3] == CIGAR_D else anchor + 1 - length
+    lo = min(max(lo - s, 0), n)
+    hi = min(max(anchor + length + 1 - s, 0), n)
+    if lo < hi:
+      diff[lo] += 1
+      diff[hi] -= 1
 
 
 def windows_from_positions(positions: Sequence[int], contig: str,
