@@ -117,6 +117,27 @@ def _gzip(records) -> int:
   return buf.tell()
 
 
+def unit_fn(data: dict, extra, regions=None):
+  """(the pipeline's own per-unit DoFn, set up in this process; the run's plan): what the
+  in-process figures time. A ``--model_type`` in ``extra`` is applied as the entry point
+  applies it."""
+  from beam_pipelines import make_examples, make_examples_config as cfg_lib, model_types
+  from beam_pipelines.io import make_examples_inputs as inputs
+  from beam_pipelines.transforms.make_examples import _MakeUnitExamplesFn
+  argv = me_args(data, "/tmp/unused.tfrecord.gz", extra, regions)
+  parser = argparse.ArgumentParser()
+  cfg_lib.add_flags(parser)
+  ns = parser.parse_args(argv)
+  model_types.apply(ns, model_types.explicit_dests(parser, argv))
+  cfg = cfg_lib.from_args(ns).validate()
+  plan = inputs.plan(cfg)
+  opts = make_examples.maker_options(cfg, plan.sample_name)
+  fn = _MakeUnitExamplesFn(cfg.ref, tuple(cfg.reads), cfg.truth_variants,
+                           cfg.confident_regions, opts, None, len(plan.units))
+  fn.setup()
+  return fn, plan
+
+
 def work_cpu(data: dict, extra, repeats: int) -> dict:
   """CPU seconds of make_examples' per-work-unit work, in this process, without start-up.
 
@@ -131,18 +152,7 @@ def work_cpu(data: dict, extra, repeats: int) -> dict:
   import hashlib
   import io
   import time
-  from beam_pipelines import make_examples, make_examples_config as cfg_lib
-  from beam_pipelines.io import make_examples_inputs as inputs
-  from beam_pipelines.transforms.make_examples import _MakeUnitExamplesFn
-  parser = argparse.ArgumentParser()
-  cfg_lib.add_flags(parser)
-  cfg = cfg_lib.from_args(parser.parse_args(me_args(data, "/tmp/unused.tfrecord.gz",
-                                                    extra))).validate()
-  plan = inputs.plan(cfg)
-  opts = make_examples.maker_options(cfg, plan.sample_name)
-  fn = _MakeUnitExamplesFn(cfg.ref, tuple(cfg.reads), cfg.truth_variants,
-                           cfg.confident_regions, opts, None, len(plan.units))
-  fn.setup()
+  fn, plan = unit_fn(data, extra)
   best = None
   with contextlib.redirect_stderr(io.StringIO()):   # the DoFn's per-unit progress lines
     fn._make(plan.units[0])     # warm-up: numba cache load, lazy imports, first file reads
@@ -189,9 +199,6 @@ def stage_breakdown(data: dict, extra) -> list:
   import importlib
   import io
   import time
-  from beam_pipelines import make_examples, make_examples_config as cfg_lib
-  from beam_pipelines.io import make_examples_inputs as inputs
-  from beam_pipelines.transforms.make_examples import _MakeUnitExamplesFn
   spent: dict = {}
   restore = []
 
@@ -222,20 +229,12 @@ def stage_breakdown(data: dict, extra) -> list:
     owner = importlib.import_module(module)
     holder_name, _, fn_name = attr.rpartition(".")
     holder = getattr(owner, holder_name) if holder_name else owner
-    fn = getattr(holder, fn_name)
-    restore.append((holder, fn_name, fn))
+    original = getattr(holder, fn_name)
+    restore.append((holder, fn_name, original))
     wrap = timed_iter if fn_name == "fetch_many" else timed
-    setattr(holder, fn_name, wrap(name, fn))
+    setattr(holder, fn_name, wrap(name, original))
   try:
-    parser = argparse.ArgumentParser()
-    cfg_lib.add_flags(parser)
-    cfg = cfg_lib.from_args(parser.parse_args(me_args(data, "/tmp/unused.tfrecord.gz",
-                                                      extra))).validate()
-    plan = inputs.plan(cfg)
-    opts = make_examples.maker_options(cfg, plan.sample_name)
-    fn = _MakeUnitExamplesFn(cfg.ref, tuple(cfg.reads), cfg.truth_variants,
-                             cfg.confident_regions, opts, None, len(plan.units))
-    fn.setup()
+    fn, plan = unit_fn(data, extra)
     with contextlib.redirect_stderr(io.StringIO()):
       fn._make(plan.units[0])   # warm-up, not counted
       spent.clear()
@@ -249,8 +248,8 @@ def stage_breakdown(data: dict, extra) -> list:
       total = time.process_time() - t0
     fn.teardown()
   finally:
-    for holder, fn_name, fn in restore:
-      setattr(holder, fn_name, fn)
+    for holder, fn_name, original in restore:
+      setattr(holder, fn_name, original)
   rows = [(name, cpu) for name, cpu in spent.items()]
   rows.append(("the rest (filters, downsampling, glue)", total - sum(spent.values())))
   rows.append(("the whole timed pass", total))
@@ -266,7 +265,8 @@ def main():
   ap.add_argument("--repeats", type=int, default=1,
                   help="runs per setting; the figures use the run with the least CPU")
   ap.add_argument("--work_dir", default=os.path.join(common.ROOT, ".cache", "bench"))
-  ap.add_argument("--profile", action="store_true", help="cProfile a 200 kb slice (sim only)")
+  ap.add_argument("--profile", action="store_true",
+                  help="cProfile the first 200 kb of work units (sim only)")
   ap.add_argument("--extra", default="", help="extra make_examples flags, space separated")
   args = ap.parse_args()
   os.makedirs(args.work_dir, exist_ok=True)
@@ -339,36 +339,27 @@ def main():
 
 
 def profile_slice(data: dict):
-  """cProfile of the per-partition work on a 200 kb slice (no Beam), top functions by tottime."""
-  from beam_pipelines import make_examples, make_examples_config as cfg_lib
-  from beam_pipelines.core.example_maker import make_partition_examples, reference_span
-  from beam_pipelines.io import make_examples_inputs as inputs
-  from beam_pipelines.io.bam import BamReader
-  from beam_pipelines.io.bed import read_confident_regions
-  from beam_pipelines.io.fasta import FastaReader
-  from beam_pipelines.io.truth import TruthReader
-  parser = argparse.ArgumentParser()
-  cfg_lib.add_flags(parser)
-  ns = parser.parse_args(me_args(data, "/tmp/unused.tfrecord.gz",
-                                 regions=["bench1:100001-300000"]))
-  cfg = cfg_lib.from_args(ns).validate()
-  plan = inputs.plan(cfg)
-  opts = make_examples.maker_options(cfg, plan.sample_name)
-  fasta, bam, truth = FastaReader(cfg.ref), BamReader(cfg.reads), TruthReader(cfg.truth_variants)
-  confident = read_confident_regions(cfg.confident_regions)
-  lengths = fasta.contig_lengths()
+  """cProfile of the per-unit work (the pipeline's DoFn body, no Beam) over the first work
+  units covering 200 kb (or all of them), top functions by own time."""
+  import contextlib
+  import io
+  fn, plan = unit_fn(data, ())
+  units, bp = [], 0
+  for unit in plan.units:
+    if bp >= 200_000:
+      break
+    units.append(unit)
+    bp += sum(p.end - p.start for p in unit.partitions)
 
   def work():
-    for unit in plan.units:
-      for part in unit.partitions:
-        raw = list(bam.fetch(part))
-        span = reference_span(part, raw, 221, lengths[part.contig])
-        ref = fasta.window(part.contig, span.start, span.end)
-        make_partition_examples(part, raw, ref, opts, truth.fetch(part), confident)
+    with contextlib.redirect_stderr(io.StringIO()):
+      for unit in units:
+        fn._make(unit)
 
   prof = cProfile.Profile()
   prof.runcall(work)
-  print("\nprofile of a 200 kb slice (top 15 by own time):")
+  fn.teardown()
+  print(f"\nprofile of the first {bp / 1e3:.0f} kb (top 15 by own time):")
   pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 
 
