@@ -34,7 +34,7 @@ _HEADER_SIZE = _LEN.size + _CRC.size
 # Written gzip files go through ISA-L's deflate (python-isal's igzip) at its default level 2.
 # Measured on 89 MB of 30x pileup records (bench dataset): zlib level 6 (TensorFlow's default)
 # 69 MB/s, ratio 17.9; ISA-L level 2 1,806 MB/s, ratio 14.0; zlib level 1 325 MB/s, ratio 13.0.
-# zlib 6 was a quarter of make_examples' CPU; ISA-L costs ~1% of it for files ~28% larger. The
+# zlib 6 was a quarter of make_examples' CPU; ISA-L costs ~2% of it for files ~29% larger. The
 # stream is ordinary gzip: TensorFlow, DeepVariant and Python's gzip read it unchanged.
 GZIP_LEVEL = 2
 

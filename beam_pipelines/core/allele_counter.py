@@ -85,7 +85,7 @@ class ReadAllele(NamedTuple):
 
 
 # The eight substitution alleles (a canonical base, low quality or not), shared: long reads
-# make ~150k of them per partition.
+# make ~150k of them per 500-kb work unit.
 _SUBSTITUTIONS = {(b, low): ReadAllele(chr(b), SUBSTITUTION, low)
                   for b in b"ACGT" for low in (False, True)}
 _RECORD_ORDER = operator.itemgetter(0, 1, 2)

@@ -40,8 +40,8 @@ class Read:
   """One aligned read record.
 
   Slotted, with ``end`` computed once at construction: a 30x work unit builds ~5,000 of these,
-  and a dict-backed frozen instance plus a lazily locked ``cached_property`` cost more than the
-  pysam decode underneath (bench/RESULTS.md, make_examples round 2).
+  and the lazily locked ``cached_property`` alone cost ~3 us per read (profiled; bench/
+  RESULTS.md, make_examples round 2).
 
   Attributes:
     name: query name (fragment name).

@@ -200,9 +200,9 @@ class BamReader:
     each record once.
 
     Why: a work unit's partitions are ~1 kb, and every htslib region query starts decoding at
-    the index's linear-offset for its first 16 kb window, so one query per partition parsed
-    ~8x the records it returned and decoded reads spanning a partition boundary twice (bench/
-    RESULTS.md, make_examples round 2). Here nearby regions of one contig (gaps under one
+    the index's linear offset for its first 16-kb window, so one query per partition parsed
+    records of up to a whole window to return one partition's, and decoded reads spanning a
+    partition boundary twice (bench/RESULTS.md, make_examples round 2). Here nearby regions of one contig (gaps under one
     linear-index window) share one query over their hull, and each region takes, in file
     order, the records htslib's own overlap rule would return for it: ``start < region.end``
     and ``end > region.start`` with htslib's end (``bam_endpos``: the CIGAR's reference span,

@@ -34,8 +34,8 @@ log = logging.getLogger("pileflow.make_examples")
 # Python's cyclic collector runs a young-generation pass every 700 container allocations (and
 # older ones every 10 of those); a 30x work unit allocates ~10^6 short-lived containers (reads,
 # tuples, dicts, protos) and almost no cycles, so those passes only re-walk live objects.
-# Raised for the worker process in setup(): 12% less CPU per work unit, realignment off, and 6%
-# with it, on the bench dataset (bench/RESULTS.md); the same records.
+# Raised for the worker process in setup(): ~13% less CPU per work unit without realignment and
+# ~6% with it, on the bench dataset (bench/RESULTS.md); the same records.
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
