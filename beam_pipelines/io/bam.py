@@ -95,8 +95,8 @@ def read_from_segment(seg: pysam.AlignedSegment, contig_name: str,
               hp_tag(seg) if parse_hp else None, end)
 
 
-# Regions closer than this share one query (BAI linear-index window: a new query costs about
-# as much as decoding the reads of one window).
+# Regions closer than the BAI linear-index window share one query. A judgement, not tuned: a
+# shared query decodes the gap's reads, a query of its own a seek and up to a window of reads.
 _SHARED_QUERY_GAP = 16_384
 
 
@@ -202,12 +202,13 @@ class BamReader:
     Why: a work unit's partitions are ~1 kb, and every htslib region query starts decoding at
     the index's linear offset for its first 16-kb window, so one query per partition parsed
     records of up to a whole window to return one partition's, and decoded reads spanning a
-    partition boundary twice (bench/RESULTS.md, make_examples round 2). Here nearby regions of one contig (gaps under one
-    linear-index window) share one query over their hull, and each region takes, in file
-    order, the records htslib's own overlap rule would return for it: ``start < region.end``
-    and ``end > region.start`` with htslib's end (``bam_endpos``: the CIGAR's reference span,
-    at least one base, one base for an unmapped record). CRAM keeps one query per region: its
-    slice-level range filter is not that rule at every edge.
+    partition boundary twice (bench/RESULTS.md, make_examples round 2). Here nearby regions of
+    one contig (gaps under one linear-index window) share one query over their hull, and each
+    region takes, in file order, the records htslib's own overlap rule would return for it:
+    ``start < region.end`` and ``end > region.start`` with htslib's end (``bam_endpos``: the
+    CIGAR's reference span, at least one base, one base for an unmapped record); tests hold it
+    to per-region queries. CRAM keeps one query per region: its decoder's range filtering has
+    not been checked against that rule.
     """
     if any(p.lower().endswith(".cram") for p in self._paths):
       for region in regions:
