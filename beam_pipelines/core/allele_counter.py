@@ -54,8 +54,8 @@ from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from beam_pipelines.core.cigar_walk import (ERROR_DELETION_PAST_WINDOW, ERROR_LENGTHS,
-                                            ERROR_NONE, IS_ACGT, expand_blocks, walk)
+from beam_pipelines.core.cigar_walk import (ERROR_NONE, IS_ACGT, expand_blocks,
+                                            raise_walk_error, walk)
 from beam_pipelines.core.read_arrays import pack
 from beam_pipelines.core.reads import CIGAR_D, CIGAR_I, Read
 from beam_pipelines.core.reference import RefWindow, ReferenceWindowError
@@ -208,21 +208,6 @@ def check_covers(ref: RefWindow, region: Range) -> None:
         f"{region.contig}:[{region.start},{region.end})")
 
 
-def _raise_walk_error(error: np.ndarray, reads: Sequence[Read], ref: RefWindow) -> None:
-  """Raises what ``cigar_walk.walk_reads`` reported, naming the read."""
-  code, ri, a, b = (int(x) for x in error)
-  read = reads[ri]
-  if code == ERROR_LENGTHS:
-    raise ValueError(
-        f"read {read.key} at {read.contig}:{read.start + 1}: SEQ length {len(read.seq)}, QUAL "
-        f"length {len(read.qual)} and CIGAR {read.cigar_string()} query length {a} disagree")
-  if code == ERROR_DELETION_PAST_WINDOW:
-    raise ReferenceWindowError(
-        f"read {read.key}: deletion {ref.contig}:[{a},{b}) runs past the reference window end "
-        f"{ref.end}; fetch counting_span(reads, region)")
-  raise ValueError(f"read {read.key}: unknown CIGAR operation {a}")
-
-
 def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
                   min_base_quality: int = DEFAULT_MIN_BASE_QUALITY,
                   min_mapping_quality: int = DEFAULT_MIN_MAPPING_QUALITY,
@@ -249,7 +234,7 @@ def count_alleles(reads: Sequence[Read], ref: RefWindow, region: Range,
   blocks, indels, error, ref_arr = walk(packed, ref, s, e, min_base_quality,
                                         min_mapping_quality)
   if error[0] != ERROR_NONE:
-    _raise_walk_error(error, reads, ref)
+    raise_walk_error(error, reads, ref)
   alleles: Dict[Tuple[str, int, int], ReadAllele] = {}  # equal indels share one value
   for ri, k, anchor, op, q, length, low, bq, rpos in indels.tolist():
     read_seq = reads[ri].seq

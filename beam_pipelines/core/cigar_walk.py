@@ -24,7 +24,7 @@ import numpy as np
 
 from beam_pipelines.core.jit import njit
 from beam_pipelines.core.read_arrays import ReadArrays
-from beam_pipelines.core.reference import RefWindow
+from beam_pipelines.core.reference import RefWindow, ReferenceWindowError
 
 ERROR_NONE, ERROR_LENGTHS, ERROR_DELETION_PAST_WINDOW, ERROR_UNKNOWN_OP = 0, 1, 2, 3
 _NO_POS = -(1 << 62)  # a placeholder's position: never equal to a real one
@@ -45,6 +45,21 @@ def walk(packed: ReadArrays, ref: RefWindow, s: int, e: int, min_base_quality: i
       packed.cigar_lens, packed.cigar_offsets, packed.seq, packed.qual, ref_arr, ref.start,
       ref.end, ref.contig_length, s, e, min_base_quality, min_mapping_quality, IS_ACGT)
   return blocks, indels, error, ref_arr
+
+
+def raise_walk_error(error: np.ndarray, reads, ref: RefWindow) -> None:
+  """Raises what ``walk_reads`` reported (``error``), naming the read (``reads[error[1]]``)."""
+  code, ri, a, b = (int(x) for x in error)
+  read = reads[ri]
+  if code == ERROR_LENGTHS:
+    raise ValueError(
+        f"read {read.key} at {read.contig}:{read.start + 1}: SEQ length {len(read.seq)}, QUAL "
+        f"length {len(read.qual)} and CIGAR {read.cigar_string()} query length {a} disagree")
+  if code == ERROR_DELETION_PAST_WINDOW:
+    raise ReferenceWindowError(
+        f"read {read.key}: deletion {ref.contig}:[{a},{b}) runs past the reference window end "
+        f"{ref.end}; fetch counting_span(reads, region)")
+  raise ValueError(f"read {read.key}: unknown CIGAR operation {a}")
 
 
 @njit

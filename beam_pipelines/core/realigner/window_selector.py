@@ -114,10 +114,7 @@ def evidence_counts(reads_in: Sequence[Read], ref: RefWindow, region: Range,
   blocks, indels, error, ref_arr = cigar_walk.walk(packed, ref, s, e, opts.min_base_quality,
                                                    opts.min_mapq)
   if error[0] != cigar_walk.ERROR_NONE:
-    # The allele counter words each problem (with the read and the positions); let it.
-    bad = int(error[1])
-    variant_read_counts([reads[bad]], ref, region, opts)
-    raise ValueError(f"read {reads[bad].key}: unusable CIGAR {reads[bad].cigar_string()}")
+    cigar_walk.raise_walk_error(error, reads, ref)
   diff = np.zeros(n + 1, dtype=np.int64)
   _add_evidence(blocks, indels, packed.seq, packed.qual, ref_arr, ref.start, s, e,
                 opts.min_base_quality, IS_ACGT, diff)
